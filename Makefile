@@ -1,0 +1,54 @@
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/clients/requirements.txt | sha1sum | cut -c1-12)
+export SAM_CLI_TELEMETRY := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help install run test unit integration e2e lint format build deploy clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements-dev.txt layers/clients/requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP) ## Create .venv and install every dependency
+
+run: $(STAMP) ## Serve the whole gateway on http://127.0.0.1:3000 (moto + vendor sandboxes)
+	$(BIN)/python -m devserver
+
+lint: $(STAMP) ## ruff, mypy, sam validate --lint
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/sam validate --lint
+
+test: lint ## Every test: lint, unit, integration, e2e
+	$(BIN)/pytest
+
+unit: $(STAMP) ## Unit tests only (no network)
+	$(BIN)/pytest tests/unit
+
+integration: $(STAMP) ## Handlers in-process against moto and the vendor sandboxes
+	$(BIN)/pytest tests/integration
+
+e2e: $(STAMP) ## The local runtime over HTTP, and sam local
+	$(BIN)/pytest tests/e2e
+
+format: $(STAMP) ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+
+build: $(STAMP) ## sam build (no container needed)
+	$(BIN)/sam build
+
+deploy: build ## sam deploy --guided (first time); later `sam deploy --config-env staging|prod`
+	$(BIN)/sam deploy --guided
+
+clean: ## Remove build output and caches
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

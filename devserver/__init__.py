@@ -1,0 +1,1 @@
+"""The local runtime of Activation Gateway: vendor sandboxes, the HTTP API front, the SQS poller."""

@@ -1,0 +1,96 @@
+"""Reads template.yaml: parameter defaults, queues, secrets, and each function's routes and
+environment, so that the local runtime and the tests follow the template instead of a copy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from samcli.yamlhelper import yaml_parse
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # API Gateway form: /v1/postback/{database}/{table}
+    auth: str = "NONE"
+
+
+@dataclass
+class Function:
+    logical_id: str
+    code_uri: str
+    handler: str
+    timeout: int
+    environment: dict[str, Any] = field(default_factory=dict)
+    routes: list[Route] = field(default_factory=list)
+    sqs_sources: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def module(self) -> str:
+        """Import path of the handler module with the repository root on sys.path."""
+        return ".".join(Path(self.code_uri).parts) + "." + self.handler.rsplit(".", 1)[0]
+
+    @property
+    def attribute(self) -> str:
+        return self.handler.rsplit(".", 1)[1]
+
+
+class Template:
+    def __init__(self, path: Path = TEMPLATE) -> None:
+        self.raw: dict[str, Any] = yaml_parse(path.read_text())
+        self.resources: dict[str, Any] = self.raw["Resources"]
+        self.parameters = {
+            name: spec.get("Default") for name, spec in self.raw.get("Parameters", {}).items()
+        }
+
+    def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {k: v.get("Properties", {}) for k, v in self.resources.items() if v["Type"] == kind}
+
+    def functions(self) -> list[Function]:
+        globals_ = self.raw.get("Globals", {}).get("Function", {})
+        result = []
+        for logical_id, props in self.of_type("AWS::Serverless::Function").items():
+            env = dict(globals_.get("Environment", {}).get("Variables", {}))
+            env.update(props.get("Environment", {}).get("Variables", {}))
+            fn = Function(
+                logical_id=logical_id,
+                code_uri=props["CodeUri"].rstrip("/"),
+                handler=props.get("Handler", globals_.get("Handler", "app.lambda_handler")),
+                timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
+                environment=env,
+            )
+            for event in props.get("Events", {}).values():
+                p = event.get("Properties", {})
+                if event["Type"] == "HttpApi":
+                    auth = p.get("Auth", {}).get("Authorizer", "NONE")
+                    fn.routes.append(Route(p["Method"].upper(), p["Path"], auth))
+                elif event["Type"] == "SQS":
+                    fn.sqs_sources.append(p)
+            result.append(fn)
+        return result
+
+    def function(self, logical_id: str) -> Function:
+        return next(f for f in self.functions() if f.logical_id == logical_id)
+
+    def resolve(self, value: Any, refs: dict[str, str]) -> Any:
+        """Resolve the intrinsics the template uses in environments: Ref and GetAtt."""
+        if isinstance(value, dict) and len(value) == 1:
+            (fn, arg), = value.items()
+            if fn == "Ref":
+                if arg in refs:
+                    return refs[arg]
+                if arg in self.parameters:
+                    return self.parameters[arg]
+                raise KeyError(f"cannot resolve Ref {arg}")
+            if fn == "Fn::GetAtt":
+                name = ".".join(arg) if isinstance(arg, list) else arg
+                return refs[name]
+        return value
+
+    def environment(self, fn: Function, refs: dict[str, str]) -> dict[str, str]:
+        return {k: str(self.resolve(v, refs)) for k, v in fn.environment.items()}

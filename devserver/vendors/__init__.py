@@ -1,0 +1,1 @@
+"""Loopback sandboxes that speak the vendors' documents, with a control endpoint for faults."""

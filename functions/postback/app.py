@@ -1,0 +1,25 @@
+"""PostbackFunction: POST /v1/postback/{database}/{table} -> Treasure Data Postback API."""
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from gateway import writes
+from gateway.http_api import create_app, json_object_body, vendor_response
+from gateway.observability import instrumented
+from gateway.td_postback import MAX_RECORD_BYTES, PostbackRequest
+
+app = create_app()
+
+
+@app.post("/v1/postback/<database>/<table>")
+def postback(database: str, table: str) -> Response:
+    record = json_object_body(app.current_event, max_bytes=MAX_RECORD_BYTES)
+    return vendor_response(writes.submit(PostbackRequest(database=database, table=table,
+                                                         record=record)))
+
+
+@instrumented()
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,1 @@
+"""Activation Gateway clients layer: vendor clients, secrets, HTTP session, retry queue, errors."""

@@ -1,0 +1,47 @@
+"""The retry envelope (DESIGN.md): everything needed to repeat a write, and never a secret."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.errors import GatewayError, UpstreamError
+
+Kind = Literal["td.postback", "td.personalization", "rr.opt_out", "rr.content"]
+
+
+class LastError(BaseModel):
+    status: int | None = None
+    code: str | None = None
+    detail: str
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    v: Literal[1] = 1
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1, max_length=64)
+    kind: Kind
+    request: dict[str, Any]
+    attempt: int = Field(default=1, ge=1)
+    firstFailedAt: datetime = Field(default_factory=lambda: datetime.now(UTC))  # noqa: N815
+    lastError: LastError  # noqa: N815
+
+    @classmethod
+    def for_failure(cls, kind: Kind, request: dict[str, Any], error: GatewayError) -> Envelope:
+        return cls(kind=kind, request=request, lastError=last_error_of(error))
+
+    def after(self, error: GatewayError, attempt: int) -> Envelope:
+        """The same envelope, updated with the latest failure (for parking on the DLQ)."""
+        return self.model_copy(update={"attempt": attempt, "lastError": last_error_of(error)})
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+
+def last_error_of(error: GatewayError) -> LastError:
+    status = error.upstream_status if isinstance(error, UpstreamError) else error.status
+    return LastError(status=status, code=error.code, detail=error.detail)

@@ -1,0 +1,132 @@
+"""The one error hierarchy. Each error carries its HTTP status and stable problem `code`;
+`gateway.problems` turns any of them into an RFC 9457 response in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# DESIGN.md: retryable = timeout, connection error, 408, 425, 429, 500, 502-504 and other 5xx but 501.
+RETRYABLE_STATUSES = frozenset({408, 425, 429})
+
+
+def is_retryable_status(status: int) -> bool:
+    return status in RETRYABLE_STATUSES or (500 <= status <= 599 and status != 501)
+
+
+class GatewayError(Exception):
+    status: int = 500
+    code: str = "INTERNAL_ERROR"
+    title: str = "Internal error"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        self.errors = errors or []
+        self.headers = headers or {}
+
+
+# --- the caller's fault -------------------------------------------------------------------------
+
+
+class InvalidRequest(GatewayError):
+    status = 400
+    code = "INVALID_REQUEST"
+    title = "Invalid request"
+
+
+class UnprocessableRequest(GatewayError):
+    status = 422
+    code = "VALIDATION_FAILED"
+    title = "Request validation failed"
+
+
+class PayloadTooLarge(GatewayError):
+    status = 413
+    code = "PAYLOAD_TOO_LARGE"
+    title = "Payload too large"
+
+
+# --- ours ---------------------------------------------------------------------------------------
+
+
+class ConfigurationError(GatewayError):
+    status = 500
+    code = "CONFIGURATION_ERROR"
+    title = "Gateway misconfigured"
+
+
+class RetryQueueUnavailable(GatewayError):
+    """The envelope is not durably queued: the caller must retry (never 202)."""
+
+    status = 503
+    code = "RETRY_QUEUE_UNAVAILABLE"
+    title = "Service unavailable"
+    headers_default = {"Retry-After": "5"}
+
+    def __init__(self, detail: str, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", dict(self.headers_default))
+        super().__init__(detail, **kwargs)
+
+
+# --- the vendor's answer ------------------------------------------------------------------------
+
+
+class UpstreamError(GatewayError):
+    """A vendor call that did not succeed. `upstream_status` is None for timeouts/connection errors."""
+
+    retryable = False
+
+    def __init__(self, detail: str, *, vendor: str, upstream_status: int | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.vendor = vendor
+        self.upstream_status = upstream_status
+
+
+class UpstreamUnavailable(UpstreamError):
+    status = 503
+    code = "UPSTREAM_UNAVAILABLE"
+    title = "Upstream unavailable"
+    retryable = True
+
+
+class UpstreamThrottled(UpstreamError):
+    status = 429
+    code = "UPSTREAM_THROTTLED"
+    title = "Too many requests"
+    retryable = True
+
+    def __init__(self, detail: str, *, retry_after: str = "1", **kwargs: Any) -> None:
+        super().__init__(detail, headers={"Retry-After": retry_after}, **kwargs)
+        self.retry_after = retry_after
+
+
+class UpstreamAuth(UpstreamError):
+    """The vendor rejected our credentials: our configuration's fault, not the caller's."""
+
+    status = 502
+    code = "UPSTREAM_AUTH"
+    title = "Upstream rejected the gateway's credentials"
+
+
+class UpstreamRejected(UpstreamError):
+    """A permanent vendor 4xx. 400/422 keep their status (the caller's input); others are 502."""
+
+    code = "UPSTREAM_REJECTED"
+    title = "Upstream rejected the request"
+
+    def __init__(self, detail: str, *, upstream_status: int, **kwargs: Any) -> None:
+        kwargs.setdefault("status", upstream_status if upstream_status in (400, 422) else 502)
+        super().__init__(detail, upstream_status=upstream_status, **kwargs)

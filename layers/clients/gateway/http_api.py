@@ -1,0 +1,87 @@
+"""What every HTTP handler shares: the Event Handler app with the error mapping, request body
+parsing, and response shaping for vendor answers and queued writes."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+
+from gateway import problems
+from gateway.errors import GatewayError, InvalidRequest, PayloadTooLarge
+from gateway.observability import logger
+from gateway.vendor_response import Queued, VendorResponse
+
+
+def create_app() -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver()
+
+    @app.exception_handler(GatewayError)
+    def _gateway_error(error: GatewayError) -> Response:
+        log = logger.error if error.status >= 500 else logger.info
+        log("request failed", extra={"code": error.code, "status": error.status})
+        return problems.from_error(error)
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        # The trace goes to the log only; the caller gets a problem, never a stack trace.
+        logger.exception("unhandled error")
+        return problems.problem(500, "INTERNAL_ERROR", "Internal error",
+                                "the gateway failed unexpectedly; the error was logged")
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response:
+        event = app.current_event
+        return problems.problem(404, "ROUTE_NOT_FOUND", "Not found",
+                                f"no route for {event.request_context.http.method} {event.path}")
+
+    return app
+
+
+def raw_body(event: APIGatewayProxyEventV2) -> bytes:
+    body = event.body or ""
+    if not event.is_base64_encoded:
+        return body.encode()
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequest("body is not valid base64", code="INVALID_BODY_ENCODING") from None
+
+
+def json_body(event: APIGatewayProxyEventV2, *, max_bytes: int) -> Any:
+    raw = raw_body(event)
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"body is {len(raw)} bytes; at most {max_bytes} are accepted")
+    if not raw.strip():
+        raise InvalidRequest("body is empty; a JSON document is required", code="EMPTY_BODY")
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise InvalidRequest("body is nested too deeply", code="INVALID_JSON") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        position = f" at position {exc.pos}" if isinstance(exc, json.JSONDecodeError) else ""
+        raise InvalidRequest(f"body is not valid JSON{position}", code="INVALID_JSON") from None
+
+
+def json_object_body(event: APIGatewayProxyEventV2, *, max_bytes: int) -> dict[str, Any]:
+    value = json_body(event, max_bytes=max_bytes)
+    if not isinstance(value, dict):
+        raise InvalidRequest("body must be a JSON object", code="BODY_NOT_OBJECT")
+    return value
+
+
+def vendor_response(answer: VendorResponse | Queued) -> Response:
+    """A vendor's success passed through, or 202 for a write queued for retry."""
+    if isinstance(answer, Queued):
+        return Response(status_code=202, content_type="application/json",
+                        body=json.dumps({"status": "queued", "retryId": answer.retry_id}))
+    return Response(
+        status_code=answer.status,
+        content_type=answer.content_type or "application/json",
+        body=answer.body if answer.status != 204 else None,
+        headers=answer.headers or None,
+    )

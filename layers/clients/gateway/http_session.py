@@ -1,0 +1,82 @@
+"""The one outbound HTTP session: pooled keep-alive connections, connect/read timeouts from
+settings, and the translation of transport failures and vendor statuses into gateway errors."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from gateway.errors import (
+    UpstreamAuth,
+    UpstreamRejected,
+    UpstreamThrottled,
+    UpstreamUnavailable,
+    is_retryable_status,
+)
+from gateway.observability import metrics
+from gateway.settings import get_settings
+
+_session: requests.Session | None = None
+
+
+def session() -> requests.Session:
+    """One session per execution environment, so warm invocations reuse TCP/TLS connections."""
+    global _session
+    if _session is None:
+        s = requests.Session()
+        # No urllib3 retries: retry policy is the gateway's (in-line for reads, SQS for writes).
+        adapter = HTTPAdapter(pool_connections=8, pool_maxsize=32, max_retries=0)
+        s.mount("https://", adapter)
+        s.mount("http://", adapter)
+        s.headers["User-Agent"] = "activation-gateway/1.0"
+        _session = s
+    return _session
+
+
+def reset_session() -> None:
+    global _session
+    if _session is not None:
+        _session.close()
+    _session = None
+
+
+def send(method: str, url: str, *, vendor: str, **kwargs: Any) -> requests.Response:
+    """One vendor call. Transport failures become `UpstreamUnavailable`; statuses are untouched."""
+    settings = get_settings()
+    kwargs.setdefault(
+        "timeout", (settings.upstream_connect_timeout_seconds, settings.upstream_timeout_seconds)
+    )
+    started = time.perf_counter()
+    try:
+        response = session().request(method, url, **kwargs)
+    except requests.Timeout as exc:
+        raise UpstreamUnavailable(f"{vendor} did not answer in time", vendor=vendor) from exc
+    except requests.ConnectionError as exc:
+        raise UpstreamUnavailable(f"could not connect to {vendor}", vendor=vendor) from exc
+    finally:
+        metrics.add_metric(
+            name="UpstreamLatency", unit="Milliseconds", value=(time.perf_counter() - started) * 1000
+        )
+    return response
+
+
+def raise_for_vendor_status(response: requests.Response, *, vendor: str, detail: str | None = None,
+                            **error_kwargs: Any) -> None:
+    """Map a non-2xx vendor answer onto the error hierarchy (DESIGN.md's outcome table)."""
+    status = response.status_code
+    if status < 300:
+        return
+    message = detail or f"{vendor} answered HTTP {status}"
+    if status in (401, 403):
+        raise UpstreamAuth(message, vendor=vendor, upstream_status=status, **error_kwargs)
+    if status == 429:
+        raise UpstreamThrottled(
+            message, vendor=vendor, upstream_status=status,
+            retry_after=response.headers.get("Retry-After", "1"), **error_kwargs,
+        )
+    if is_retryable_status(status):
+        raise UpstreamUnavailable(message, vendor=vendor, upstream_status=status, **error_kwargs)
+    raise UpstreamRejected(message, vendor=vendor, upstream_status=status, **error_kwargs)

@@ -1,0 +1,101 @@
+"""Function configuration: one validated model, read from the environment once per process."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TdRegion = Literal["us01", "eu01", "ap01", "ap02"]
+RrEnvironment = Literal["gateway", "staging-gateway", "qa-gateway"]
+
+
+class Settings(BaseSettings):
+    """Every knob of DESIGN.md's configuration table; endpoints come only from here."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
+
+    td_region: TdRegion = "us01"
+    td_postback_endpoint: str | None = None
+    td_p13n_endpoint: str | None = None
+    rokt_endpoint: str = "https://server-api.rokt.com"
+    rr_environment: RrEnvironment = "gateway"
+    rr_profile_command_endpoint: str | None = None
+    rr_content_update_endpoint: str | None = None
+
+    td_secret_id: str | None = None
+    rokt_secret_id: str | None = None
+    rr_secret_id: str | None = None
+    secrets_max_age_seconds: int = Field(default=300, ge=0, le=86_400)
+
+    retry_queue_url: str | None = None
+    dead_letter_queue_url: str | None = None
+    # Mirrors the template's RetryQueue redrive maxReceiveCount: on the last receive the
+    # retry function parks the envelope itself, with the reason, instead of letting SQS do it blind.
+    retry_max_receives: int = Field(default=12, ge=1, le=1000)
+    retry_backoff_base_seconds: float = Field(default=30, ge=0, le=3600)
+    retry_backoff_max_seconds: float = Field(default=3600, ge=0, le=43_200)
+
+    upstream_connect_timeout_seconds: float = Field(default=1.0, gt=0, le=10)
+    upstream_timeout_seconds: float = Field(default=4.0, gt=0, le=25)
+
+    @field_validator(
+        "td_postback_endpoint",
+        "td_p13n_endpoint",
+        "rr_profile_command_endpoint",
+        "rr_content_update_endpoint",
+        "td_secret_id",
+        "rokt_secret_id",
+        "rr_secret_id",
+        "retry_queue_url",
+        "dead_letter_queue_url",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # SAM and .env files pass "" for "not set"; treat it as the default.
+        return None if value == "" else value
+
+    @field_validator("td_postback_endpoint", "td_p13n_endpoint", "rokt_endpoint",
+                     "rr_profile_command_endpoint", "rr_content_update_endpoint")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("endpoint must be an http(s) URL")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _backoff_bounds(self) -> Settings:
+        if self.retry_backoff_base_seconds > self.retry_backoff_max_seconds:
+            raise ValueError("RETRY_BACKOFF_BASE_SECONDS must not exceed RETRY_BACKOFF_MAX_SECONDS")
+        return self
+
+    @property
+    def td_postback_base(self) -> str:
+        return self.td_postback_endpoint or f"https://{self.td_region}.records.in.treasuredata.com"
+
+    @property
+    def td_p13n_base(self) -> str:
+        return self.td_p13n_endpoint or f"https://{self.td_region}.p13n.in.treasuredata.com"
+
+    @property
+    def rr_profile_command_base(self) -> str:
+        return self.rr_profile_command_endpoint or (
+            f"https://{self.rr_environment}.richrelevance.com/profile-command/v1"
+        )
+
+    @property
+    def rr_content_update_base(self) -> str:
+        return self.rr_content_update_endpoint or (
+            f"https://{self.rr_environment}.richrelevance.com/contentupdate/v1"
+        )
+
+
+@cache
+def get_settings() -> Settings:
+    """The process-wide settings (a Lambda execution environment reads them once)."""
+    return Settings()

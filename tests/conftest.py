@@ -1,0 +1,60 @@
+"""Fixtures every tier shares: offline AWS settings, a Lambda context, the events/ loader, and a
+clean slate of the layer's per-process caches between tests."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+
+# Set before any boto3 client exists: fake credentials, no tracing daemon, a metrics namespace.
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's placeholder, not a secret
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "POWERTOOLS_TRACE_DISABLED": "1",
+    "POWERTOOLS_METRICS_NAMESPACE": "ActivationGateway",
+    "POWERTOOLS_SERVICE_NAME": "activation-gateway-tests",
+})
+os.environ.pop("AWS_PROFILE", None)
+
+from devserver.lambda_context import LambdaContext  # noqa: E402
+from gateway import http_session, retry_queue, secrets  # noqa: E402
+from gateway.settings import get_settings  # noqa: E402
+
+
+def reset_layer_state() -> None:
+    """What a fresh Lambda execution environment would start with."""
+    get_settings.cache_clear()
+    secrets.clear_cache()
+    http_session.reset_session()
+    retry_queue._sqs.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_layer_state() -> Iterator[None]:
+    reset_layer_state()
+    yield
+    reset_layer_state()
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    return LambdaContext(function_name="test-function", timeout_seconds=10)
+
+
+@pytest.fixture
+def load_event() -> Callable[[str], dict[str, Any]]:
+    def load(name: str) -> dict[str, Any]:
+        return json.loads((EVENTS / name).read_text())
+
+    return load

@@ -26,6 +26,7 @@ run: $(STAMP) ## Serve the whole gateway on http://127.0.0.1:3000 (moto + vendor
 
 lint: $(STAMP) ## ruff, mypy, sam validate --lint
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/sam validate --lint
 
@@ -43,6 +44,7 @@ e2e: $(STAMP) ## The local runtime over HTTP, and sam local
 
 format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 build: $(STAMP) ## sam build (no container needed)
 	$(BIN)/sam build

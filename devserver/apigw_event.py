@@ -67,14 +67,19 @@ def http_api_event(
     if path_parameters:
         event["pathParameters"] = path_parameters
     if iam_caller:
-        event["requestContext"]["authorizer"] = {"iam": {
-            "accessKey": "AKIALOCAL", "accountId": "123456789012", "callerId": iam_caller,
-            "principalOrgId": None, "userArn": f"arn:aws:iam::123456789012:user/{iam_caller}",
-            "userId": iam_caller,
-        }}
+        event["requestContext"]["authorizer"] = {
+            "iam": {
+                "accessKey": "AKIALOCAL",
+                "accountId": "123456789012",
+                "callerId": iam_caller,
+                "principalOrgId": None,
+                "userArn": f"arn:aws:iam::123456789012:user/{iam_caller}",
+                "userId": iam_caller,
+            }
+        }
     if raw_query:
-        event["queryStringParameters"] = dict(
-            part.split("=", 1) if "=" in part else (part, "") for part in raw_query.split("&"))
+        pairs = (part.partition("=") for part in raw_query.split("&"))
+        event["queryStringParameters"] = {key: value for key, _, value in pairs}
     if body is not None:
         data = body.encode() if isinstance(body, str) else body
         try:
@@ -85,8 +90,9 @@ def http_api_event(
     return event
 
 
-def event_for(route: Route, *, path_parameters: dict[str, str] | None = None,
-              **kwargs: Any) -> dict[str, Any]:
+def event_for(
+    route: Route, *, path_parameters: dict[str, str] | None = None, **kwargs: Any
+) -> dict[str, Any]:
     """An event for `route` with its `{params}` filled in (URL-encoded as on the wire)."""
     params = path_parameters or {}
     raw_path = _PARAM.sub(lambda m: quote(params[m[1]], safe=""), route.path)

@@ -21,8 +21,12 @@ SANDBOX_SECRETS: dict[str, dict[str, str]] = {
 }
 
 
-def provision(template: Template, *, prefix: str = "activation-gateway-local",
-              secrets: dict[str, dict[str, str]] | None = None) -> dict[str, str]:
+def provision(
+    template: Template,
+    *,
+    prefix: str = "activation-gateway-local",
+    secrets: dict[str, dict[str, str]] | None = None,
+) -> dict[str, str]:
     """Create the resources; returns the values that `Ref`/`GetAtt` resolve to."""
     sqs = boto3.client("sqs")
     sm = boto3.client("secretsmanager")
@@ -32,20 +36,23 @@ def provision(template: Template, *, prefix: str = "activation-gateway-local",
     ordered = sorted(queues, key=lambda name: "RedrivePolicy" in queues[name])
     for name in ordered:
         props = queues[name]
-        attributes: dict[str, Any] = {}
+        attributes: dict[Any, str] = {}
         for key in ("VisibilityTimeout", "MessageRetentionPeriod"):
             if key in props:
                 attributes[key] = str(props[key])
         if "RedrivePolicy" in props:
             policy = props["RedrivePolicy"]
             target = policy["deadLetterTargetArn"]["Fn::GetAtt"][0]
-            attributes["RedrivePolicy"] = json.dumps({
-                "deadLetterTargetArn": refs[f"{target}.Arn"],
-                "maxReceiveCount": int(template.resolve(policy["maxReceiveCount"], refs)),
-            })
+            attributes["RedrivePolicy"] = json.dumps(
+                {
+                    "deadLetterTargetArn": refs[f"{target}.Arn"],
+                    "maxReceiveCount": int(template.resolve(policy["maxReceiveCount"], refs)),
+                }
+            )
         url = sqs.create_queue(QueueName=f"{prefix}-{name}", Attributes=attributes)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"]
+            "QueueArn"
+        ]
         refs.update({name: url, f"{name}.Arn": arn, f"{name}.QueueName": f"{prefix}-{name}"})
     values = {**SANDBOX_SECRETS, **(secrets or {})}
     for name in template.of_type("AWS::SecretsManager::Secret"):

@@ -23,16 +23,24 @@ class BatchResult:
 
 
 class SqsPoller:
-    def __init__(self, queue_url: str, handler: Handler, *, batch_size: int = 10,
-                 function_name: str = "RetryFunction", timeout_seconds: float = 30) -> None:
+    def __init__(
+        self,
+        queue_url: str,
+        handler: Handler,
+        *,
+        batch_size: int = 10,
+        function_name: str = "RetryFunction",
+        timeout_seconds: float = 30,
+    ) -> None:
         self.queue_url = queue_url
         self.handler = handler
         self.batch_size = batch_size
         self.function_name = function_name
         self.timeout_seconds = timeout_seconds
         self._sqs = boto3.client("sqs")
-        self._arn = self._sqs.get_queue_attributes(
-            QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self._arn = self._sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
 
     def poll_once(self, wait_seconds: int = 0) -> BatchResult:
         messages = self._sqs.receive_message(
@@ -45,8 +53,9 @@ class SqsPoller:
         if not messages:
             return BatchResult(0, 0)
         event = {"Records": [self._record(m) for m in messages]}
-        context = LambdaContext(function_name=self.function_name,
-                                timeout_seconds=self.timeout_seconds)
+        context = LambdaContext(
+            function_name=self.function_name, timeout_seconds=self.timeout_seconds
+        )
         try:
             response = self.handler(event, context) or {}
         except Exception:
@@ -55,13 +64,16 @@ class SqsPoller:
         failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
         done = [m for m in messages if m["MessageId"] not in failed]
         for start in range(0, len(done), 10):
-            self._sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                for i, m in enumerate(done[start:start + 10])
-            ])
+            self._sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(done[start : start + 10])
+                ],
+            )
         return BatchResult(len(messages), len(failed))
 
-    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
+    def _record(self, message: Any) -> dict[str, Any]:
         return {
             "messageId": message["MessageId"],
             "receiptHandle": message["ReceiptHandle"],

@@ -80,7 +80,7 @@ class Template:
     def resolve(self, value: Any, refs: dict[str, str]) -> Any:
         """Resolve the intrinsics the template uses in environments: Ref and GetAtt."""
         if isinstance(value, dict) and len(value) == 1:
-            (fn, arg), = value.items()
+            ((fn, arg),) = value.items()
             if fn == "Ref":
                 if arg in refs:
                     return refs[arg]

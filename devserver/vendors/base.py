@@ -3,9 +3,10 @@ what it received, counts TCP connections, and injects faults on demand.
 
 Control endpoint (JSON), beside the vendor's own paths:
   GET    /_sandbox/received   what the vendor accepted and everything it was sent
-  POST   /_sandbox/faults     add a fault: {"status": 503, "count": 5, "rate": 1.0, "latency_ms": 0,
-                              "mode": "status" | "timeout" | "reset", "path": "/prefix", "body": {...},
-                              "headers": {...}, "seed": 1}
+  POST   /_sandbox/faults     add a fault: {"status": 503, "count": 5, "rate": 1.0,
+                              "latency_ms": 0, "mode": "status" | "timeout" | "reset",
+                              "path": "/prefix", "body": {...}, "headers": {...}, "seed": 1}
+  POST   /_sandbox/latency    {"latency_ms": 20}: added to every vendor answer
   DELETE /_sandbox/faults     clear faults
   POST   /_sandbox/reset      clear faults, records and counters
 """
@@ -98,12 +99,13 @@ class VendorSandbox:
     # --- lifecycle ---------------------------------------------------------------------------
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = self._server.socket.getsockname()[:2]
         return f"http://{host}:{port}"
 
     def start(self) -> VendorSandbox:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name=f"sandbox-{self.name}")
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, daemon=True, name=f"sandbox-{self.name}"
+        )
         self._thread.start()
         return self
 
@@ -186,7 +188,7 @@ class VendorSandbox:
         return reply
 
     def _control(self, request: Request) -> Reply:
-        route = request.path[len(CONTROL_PREFIX):]
+        route = request.path[len(CONTROL_PREFIX) :]
         try:
             if route == "/received" and request.method == "GET":
                 return Reply(200, self.summary())
@@ -229,8 +231,12 @@ class _Server(ThreadingHTTPServer):
 def _handler_for(sandbox: VendorSandbox) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, so connection reuse is observable
+        # Headers and body leave in one segment: unbuffered writes meet Nagle and delayed ACKs
+        # and cost ~40 ms a response on loopback.
+        wbufsize = 64 * 1024
+        disable_nagle_algorithm = True
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass  # quiet: tests and the runtime read /_sandbox/received instead
 
         def _serve(self) -> None:
@@ -247,8 +253,9 @@ def _handler_for(sandbox: VendorSandbox) -> type[BaseHTTPRequestHandler]:
             reply = sandbox._dispatch(request)
             if reply is None:
                 # RST instead of FIN: the client sees "connection reset by peer".
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                           struct.pack("ii", 1, 0))
+                self.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
                 self.close_connection = True
                 return
             payload = reply.encoded()
@@ -262,6 +269,6 @@ def _handler_for(sandbox: VendorSandbox) -> type[BaseHTTPRequestHandler]:
             if payload:
                 self.wfile.write(payload)
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815
 
     return Handler

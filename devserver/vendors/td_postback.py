@@ -29,7 +29,9 @@ class TdPostbackSandbox(VendorSandbox):
         if request.method != "POST" or not match:
             return Reply(404, {"error": "Not Found"})
         # The header wins over the td_write_key URL parameter (vendor document).
-        key = request.header("X-TD-Write-Key") or (request.query.get("td_write_key") or [None])[0]
+        key = request.header("X-TD-Write-Key") or next(
+            iter(request.query.get("td_write_key", [])), None
+        )
         if key != self.write_key:
             return Reply(403, {"error": "Forbidden"})
         if not (NAME.fullmatch(match["database"]) and NAME.fullmatch(match["table"])):

@@ -14,10 +14,11 @@ app = create_app()
 
 
 @app.post("/v1/postback/<database>/<table>")
-def postback(database: str, table: str) -> Response:
+def postback(database: str, table: str) -> Response[str]:
     record = json_object_body(app.current_event, max_bytes=MAX_RECORD_BYTES)
-    return vendor_response(writes.submit(PostbackRequest(database=database, table=table,
-                                                         record=record)))
+    return vendor_response(
+        writes.submit(PostbackRequest(database=database, table=table, record=record))
+    )
 
 
 @instrumented()

@@ -53,8 +53,9 @@ class Gateway:
         return getattr(importlib.import_module(fn.module), fn.attribute)
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> dict[str, Any]:
-        context = LambdaContext(function_name=logical_id,
-                                timeout_seconds=TEMPLATE.function(logical_id).timeout)
+        context = LambdaContext(
+            function_name=logical_id, timeout_seconds=TEMPLATE.function(logical_id).timeout
+        )
         result: dict[str, Any] = self.handler(logical_id)(event, context)
         return result
 
@@ -68,15 +69,19 @@ class Gateway:
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
         return int(attrs["ApproximateNumberOfMessages"]) + int(
-            attrs["ApproximateNumberOfMessagesNotVisible"])
+            attrs["ApproximateNumberOfMessagesNotVisible"]
+        )
 
     def messages(self, name: str, *, max_messages: int = 10) -> list[dict[str, Any]]:
         """Receive (without deleting) up to `max_messages` messages with their attributes."""
         found: list[dict[str, Any]] = []
         while len(found) < max_messages:
             batch = self.sqs.receive_message(
-                QueueUrl=self.refs[name], MaxNumberOfMessages=min(10, max_messages - len(found)),
-                MessageAttributeNames=["All"], AttributeNames=["All"], VisibilityTimeout=30,
+                QueueUrl=self.refs[name],
+                MaxNumberOfMessages=min(10, max_messages - len(found)),
+                MessageAttributeNames=["All"],
+                AttributeNames=["All"],
+                VisibilityTimeout=30,
             ).get("Messages", [])
             if not batch:
                 break
@@ -87,8 +92,11 @@ class Gateway:
         return [json.loads(m["Body"]) for m in self.messages(name, max_messages=1000)]
 
     def retry_poller(self) -> SqsPoller:
-        return SqsPoller(self.refs["RetryQueue"], self.handler("RetryFunction"),
-                         timeout_seconds=TEMPLATE.function("RetryFunction").timeout)
+        return SqsPoller(
+            self.refs["RetryQueue"],
+            self.handler("RetryFunction"),
+            timeout_seconds=TEMPLATE.function("RetryFunction").timeout,
+        )
 
     def drain(self, *, max_batches: int = 1000) -> int:
         """Run RetryFunction over RetryQueue until it is empty; returns the batches run."""
@@ -100,8 +108,9 @@ class Gateway:
 
 
 @pytest.fixture
-def gateway(moto_url: str, td_sandbox: TdPostbackSandbox,
-            monkeypatch: pytest.MonkeyPatch) -> Gateway:
+def gateway(
+    moto_url: str, td_sandbox: TdPostbackSandbox, monkeypatch: pytest.MonkeyPatch
+) -> Gateway:
     requests.post(f"{moto_url}/moto-api/reset", timeout=5)
     td_sandbox.reset()
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
@@ -110,15 +119,17 @@ def gateway(moto_url: str, td_sandbox: TdPostbackSandbox,
     env: dict[str, str] = {}
     for fn in TEMPLATE.functions():
         env.update(TEMPLATE.environment(fn, refs))
-    env.update({
-        "TD_POSTBACK_ENDPOINT": td_sandbox.url,
-        "UPSTREAM_CONNECT_TIMEOUT_SECONDS": "0.5",
-        "UPSTREAM_TIMEOUT_SECONDS": "1",
-        # Backoff runs on the real clock; tests replay at once instead of waiting 30 s.
-        "RETRY_BACKOFF_BASE_SECONDS": "0",
-        "POWERTOOLS_TRACE_DISABLED": "1",
-        "POWERTOOLS_SERVICE_NAME": "activation-gateway-tests",
-    })
+    env.update(
+        {
+            "TD_POSTBACK_ENDPOINT": td_sandbox.url,
+            "UPSTREAM_CONNECT_TIMEOUT_SECONDS": "0.5",
+            "UPSTREAM_TIMEOUT_SECONDS": "1",
+            # Backoff runs on the real clock; tests replay at once instead of waiting 30 s.
+            "RETRY_BACKOFF_BASE_SECONDS": "0",
+            "POWERTOOLS_TRACE_DISABLED": "1",
+            "POWERTOOLS_SERVICE_NAME": "activation-gateway-tests",
+        }
+    )
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     reset_layer_state()

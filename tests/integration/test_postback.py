@@ -15,11 +15,16 @@ from tests.integration.conftest import Gateway
 ROUTE = Route("POST", "/v1/postback/{database}/{table}")
 
 
-def postback(gateway: Gateway, body: Any, database: str = "web_events",
-             table: str = "pageviews") -> dict[str, Any]:
+def postback(
+    gateway: Gateway, body: Any, database: str = "web_events", table: str = "pageviews"
+) -> dict[str, Any]:
     raw = body if isinstance(body, (str, bytes)) else json.dumps(body)
-    event = event_for(ROUTE, path_parameters={"database": database, "table": table},
-                      headers={"content-type": "application/json"}, body=raw)
+    event = event_for(
+        ROUTE,
+        path_parameters={"database": database, "table": table},
+        headers={"content-type": "application/json"},
+        body=raw,
+    )
     return gateway.invoke("PostbackFunction", event)
 
 
@@ -43,14 +48,18 @@ def test_accepted_record_reaches_td_with_write_key(gateway: Gateway) -> None:
     assert gateway.queue_depth("RetryQueue") == 0
 
 
-@pytest.mark.parametrize(("database", "table", "code"), [
-    ("web-events", "pageviews", "INVALID_DATABASE_NAME"),
-    ("web_events", "page views", "INVALID_TABLE_NAME"),
-    ("web_events", "..%2F..%2Fadmin", "INVALID_TABLE_NAME"),
-    ("web_events", "ページ", "INVALID_TABLE_NAME"),
-])
-def test_bad_names_are_400_without_calling_td(gateway: Gateway, database: str, table: str,
-                                              code: str) -> None:
+@pytest.mark.parametrize(
+    ("database", "table", "code"),
+    [
+        ("web-events", "pageviews", "INVALID_DATABASE_NAME"),
+        ("web_events", "page views", "INVALID_TABLE_NAME"),
+        ("web_events", "..%2F..%2Fadmin", "INVALID_TABLE_NAME"),
+        ("web_events", "ページ", "INVALID_TABLE_NAME"),
+    ],
+)
+def test_bad_names_are_400_without_calling_td(
+    gateway: Gateway, database: str, table: str, code: str
+) -> None:
     response = postback(gateway, {"a": 1}, database=database, table=table)
 
     assert response["statusCode"] == 400
@@ -58,16 +67,20 @@ def test_bad_names_are_400_without_calling_td(gateway: Gateway, database: str, t
     assert gateway.td.requests == []
 
 
-@pytest.mark.parametrize(("body", "code"), [
-    ('{"a": 1,', "INVALID_JSON"),
-    ("[1, 2]", "BODY_NOT_OBJECT"),
-    ('"text"', "BODY_NOT_OBJECT"),
-    ("", "EMPTY_BODY"),
-    (b"\xff\xfe{}", "INVALID_JSON"),
-    ("[" * 100_000 + "]" * 100_000, "INVALID_JSON"),
-])
-def test_bad_bodies_are_400_without_calling_td(gateway: Gateway, body: str | bytes,
-                                               code: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ('{"a": 1,', "INVALID_JSON"),
+        ("[1, 2]", "BODY_NOT_OBJECT"),
+        ('"text"', "BODY_NOT_OBJECT"),
+        ("", "EMPTY_BODY"),
+        (b"\xff\xfe{}", "INVALID_JSON"),
+        ("[" * 100_000 + "]" * 100_000, "INVALID_JSON"),
+    ],
+)
+def test_bad_bodies_are_400_without_calling_td(
+    gateway: Gateway, body: str | bytes, code: str
+) -> None:
     response = postback(gateway, body)
 
     assert response["statusCode"] == 400
@@ -92,12 +105,21 @@ def test_record_at_limit_is_delivered(gateway: Gateway) -> None:
     assert len(gateway.td.received) == 1
 
 
-@pytest.mark.parametrize("fault", [
-    {"status": 500}, {"status": 502}, {"status": 503}, {"status": 504}, {"status": 408},
-    {"mode": "timeout", "latency_ms": 1500}, {"mode": "reset"},
-])
-def test_retryable_failure_is_202_with_envelope_on_retry_queue(gateway: Gateway,
-                                                               fault: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": 500},
+        {"status": 502},
+        {"status": 503},
+        {"status": 504},
+        {"status": 408},
+        {"mode": "timeout", "latency_ms": 1500},
+        {"mode": "reset"},
+    ],
+)
+def test_retryable_failure_is_202_with_envelope_on_retry_queue(
+    gateway: Gateway, fault: dict[str, Any]
+) -> None:
     gateway.td.add_fault(count=1, **fault)
 
     response = postback(gateway, {"user_id": "u-2"})
@@ -110,15 +132,19 @@ def test_retryable_failure_is_202_with_envelope_on_retry_queue(gateway: Gateway,
     assert envelope["v"] == 1
     assert envelope["kind"] == "td.postback"
     assert envelope["attempt"] == 1
-    assert envelope["request"] == {"database": "web_events", "table": "pageviews",
-                                   "record": {"user_id": "u-2"}}
+    assert envelope["request"] == {
+        "database": "web_events",
+        "table": "pageviews",
+        "record": {"user_id": "u-2"},
+    }
     assert envelope["lastError"]["status"] == fault.get("status")
     assert "firstFailedAt" in envelope
     assert "sandbox-td-write-key" not in json.dumps(envelope)
 
 
-def test_retryable_failure_with_queue_unreachable_is_503(gateway: Gateway,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_retryable_failure_with_queue_unreachable_is_503(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
     gateway.td.add_fault(status=503, count=1)
     monkeypatch.setenv("RETRY_QUEUE_URL", gateway.refs["RetryQueue"] + "-does-not-exist")
 
@@ -155,7 +181,8 @@ def test_td_403_is_502_and_record_parked_on_dlq(gateway: Gateway) -> None:
     secret_id = gateway.env["TD_SECRET_ID"]
     # The key is rotated at the vendor: ours is now wrong.
     boto3.client("secretsmanager").put_secret_value(
-        SecretId=secret_id, SecretString=json.dumps({"write_key": "revoked-key"}))
+        SecretId=secret_id, SecretString=json.dumps({"write_key": "revoked-key"})
+    )
 
     response = postback(gateway, {"user_id": "u-6"})
 
@@ -173,8 +200,9 @@ def test_td_403_is_502_and_record_parked_on_dlq(gateway: Gateway) -> None:
 
 
 def test_missing_secret_is_500_problem_without_trace(gateway: Gateway) -> None:
-    boto3.client("secretsmanager").delete_secret(SecretId=gateway.env["TD_SECRET_ID"],
-                                                 ForceDeleteWithoutRecovery=True)
+    boto3.client("secretsmanager").delete_secret(
+        SecretId=gateway.env["TD_SECRET_ID"], ForceDeleteWithoutRecovery=True
+    )
 
     response = postback(gateway, {"user_id": "u-7"})
 

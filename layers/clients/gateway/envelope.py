@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.errors import GatewayError, UpstreamError
 
 Kind = Literal["td.postback", "td.personalization", "rr.opt_out", "rr.content"]
+
+
+class WriteRequest(BaseModel):
+    """A vendor write that can be repeated from its JSON form; `kind` names its delivery."""
+
+    kind: ClassVar[Kind]
 
 
 class LastError(BaseModel):

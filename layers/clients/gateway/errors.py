@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-# DESIGN.md: retryable = timeout, connection error, 408, 425, 429, 500, 502-504 and other 5xx but 501.
+# DESIGN.md: retryable = timeout, connection error, 408, 425, 429, and every 5xx but 501.
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 
 
@@ -73,10 +73,9 @@ class RetryQueueUnavailable(GatewayError):
     status = 503
     code = "RETRY_QUEUE_UNAVAILABLE"
     title = "Service unavailable"
-    headers_default = {"Retry-After": "5"}
 
     def __init__(self, detail: str, **kwargs: Any) -> None:
-        kwargs.setdefault("headers", dict(self.headers_default))
+        kwargs.setdefault("headers", {"Retry-After": "5"})
         super().__init__(detail, **kwargs)
 
 
@@ -84,12 +83,13 @@ class RetryQueueUnavailable(GatewayError):
 
 
 class UpstreamError(GatewayError):
-    """A vendor call that did not succeed. `upstream_status` is None for timeouts/connection errors."""
+    """A vendor call that did not succeed (`upstream_status` None: timeout or connection error)."""
 
     retryable = False
 
-    def __init__(self, detail: str, *, vendor: str, upstream_status: int | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, detail: str, *, vendor: str, upstream_status: int | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(detail, **kwargs)
         self.vendor = vendor
         self.upstream_status = upstream_status

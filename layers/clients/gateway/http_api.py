@@ -21,23 +21,31 @@ def create_app() -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver()
 
     @app.exception_handler(GatewayError)
-    def _gateway_error(error: GatewayError) -> Response:
+    def _gateway_error(error: GatewayError) -> Response[str]:
         log = logger.error if error.status >= 500 else logger.info
         log("request failed", extra={"code": error.code, "status": error.status})
         return problems.from_error(error)
 
     @app.exception_handler(Exception)
-    def _unexpected(error: Exception) -> Response:
+    def _unexpected(error: Exception) -> Response[str]:
         # The trace goes to the log only; the caller gets a problem, never a stack trace.
         logger.exception("unhandled error")
-        return problems.problem(500, "INTERNAL_ERROR", "Internal error",
-                                "the gateway failed unexpectedly; the error was logged")
+        return problems.problem(
+            500,
+            "INTERNAL_ERROR",
+            "Internal error",
+            "the gateway failed unexpectedly; the error was logged",
+        )
 
     @app.not_found
-    def _not_found(_: Exception) -> Response:
+    def _not_found(_: Exception) -> Response[str]:
         event = app.current_event
-        return problems.problem(404, "ROUTE_NOT_FOUND", "Not found",
-                                f"no route for {event.request_context.http.method} {event.path}")
+        return problems.problem(
+            404,
+            "ROUTE_NOT_FOUND",
+            "Not found",
+            f"no route for {event.request_context.http.method} {event.path}",
+        )
 
     return app
 
@@ -74,11 +82,14 @@ def json_object_body(event: APIGatewayProxyEventV2, *, max_bytes: int) -> dict[s
     return value
 
 
-def vendor_response(answer: VendorResponse | Queued) -> Response:
+def vendor_response(answer: VendorResponse | Queued) -> Response[str]:
     """A vendor's success passed through, or 202 for a write queued for retry."""
     if isinstance(answer, Queued):
-        return Response(status_code=202, content_type="application/json",
-                        body=json.dumps({"status": "queued", "retryId": answer.retry_id}))
+        return Response(
+            status_code=202,
+            content_type="application/json",
+            body=json.dumps({"status": "queued", "retryId": answer.retry_id}),
+        )
     return Response(
         status_code=answer.status,
         content_type=answer.content_type or "application/json",

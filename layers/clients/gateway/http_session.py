@@ -58,13 +58,16 @@ def send(method: str, url: str, *, vendor: str, **kwargs: Any) -> requests.Respo
         raise UpstreamUnavailable(f"could not connect to {vendor}", vendor=vendor) from exc
     finally:
         metrics.add_metric(
-            name="UpstreamLatency", unit="Milliseconds", value=(time.perf_counter() - started) * 1000
+            name="UpstreamLatency",
+            unit="Milliseconds",
+            value=(time.perf_counter() - started) * 1000,
         )
     return response
 
 
-def raise_for_vendor_status(response: requests.Response, *, vendor: str, detail: str | None = None,
-                            **error_kwargs: Any) -> None:
+def raise_for_vendor_status(
+    response: requests.Response, *, vendor: str, detail: str | None = None, **error_kwargs: Any
+) -> None:
     """Map a non-2xx vendor answer onto the error hierarchy (DESIGN.md's outcome table)."""
     status = response.status_code
     if status < 300:
@@ -74,8 +77,11 @@ def raise_for_vendor_status(response: requests.Response, *, vendor: str, detail:
         raise UpstreamAuth(message, vendor=vendor, upstream_status=status, **error_kwargs)
     if status == 429:
         raise UpstreamThrottled(
-            message, vendor=vendor, upstream_status=status,
-            retry_after=response.headers.get("Retry-After", "1"), **error_kwargs,
+            message,
+            vendor=vendor,
+            upstream_status=status,
+            retry_after=response.headers.get("Retry-After", "1"),
+            **error_kwargs,
         )
     if is_retryable_status(status):
         raise UpstreamUnavailable(message, vendor=vendor, upstream_status=status, **error_kwargs)

@@ -15,8 +15,9 @@ metrics = Metrics()
 Handler = Callable[[dict[str, Any], Any], Any]
 
 
-def instrumented(correlation_id_path: str | None = correlation_paths.API_GATEWAY_HTTP,
-                 ) -> Callable[[Handler], Handler]:
+def instrumented(
+    correlation_id_path: str | None = correlation_paths.API_GATEWAY_HTTP,
+) -> Callable[[Handler], Handler]:
     """Wrap a Lambda entry point with structured logging (correlation id), tracing and EMF."""
 
     def decorate(handler: Handler) -> Handler:

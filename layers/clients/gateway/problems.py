@@ -12,9 +12,15 @@ from gateway.errors import GatewayError
 PROBLEM_JSON = "application/problem+json"
 
 
-def problem(status: int, code: str, title: str, detail: str, *,
-            errors: list[dict[str, Any]] | None = None,
-            headers: dict[str, str] | None = None) -> Response:
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    *,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[str]:
     body = {
         "type": f"urn:activation-gateway:problem:{code}",
         "title": title,
@@ -23,10 +29,20 @@ def problem(status: int, code: str, title: str, detail: str, *,
         "code": code,
         "errors": errors or [],
     }
-    return Response(status_code=status, content_type=PROBLEM_JSON,
-                    body=json.dumps(body, ensure_ascii=False), headers=headers)
+    return Response(
+        status_code=status,
+        content_type=PROBLEM_JSON,
+        body=json.dumps(body, ensure_ascii=False),
+        headers=headers,
+    )
 
 
-def from_error(error: GatewayError) -> Response:
-    return problem(error.status, error.code, error.title, error.detail,
-                   errors=error.errors, headers=error.headers)
+def from_error(error: GatewayError) -> Response[str]:
+    return problem(
+        error.status,
+        error.code,
+        error.title,
+        error.detail,
+        errors=error.errors,
+        headers=error.headers,
+    )

@@ -21,7 +21,9 @@ def backoff_seconds(receive_count: int, *, rng: random.Random | None = None) -> 
     """Exponential backoff with jitter: about base * 2^(n-1), capped, never below 80% of it."""
     settings = get_settings()
     exponent = min(max(receive_count, 1) - 1, 20)
-    ceiling = min(settings.retry_backoff_base_seconds * 2**exponent, settings.retry_backoff_max_seconds)
+    ceiling = min(
+        settings.retry_backoff_base_seconds * 2**exponent, settings.retry_backoff_max_seconds
+    )
     return int(ceiling * (rng or random).uniform(0.8, 1.0))
 
 
@@ -32,8 +34,9 @@ def handle_message(body: str, *, receive_count: int, receipt_handle: str) -> Non
         where = ", ".join(sorted({".".join(map(str, e["loc"])) or "(root)" for e in exc.errors()}))
         retry_queue.park(body, f"malformed envelope: invalid at {where}")
         return
-    logger.append_keys(retry_id=envelope.id, kind=envelope.kind,
-                      attempt=envelope.attempt + receive_count)
+    logger.append_keys(
+        retry_id=envelope.id, kind=envelope.kind, attempt=envelope.attempt + receive_count
+    )
     try:
         writes.resend(envelope)
     except writes.MalformedEnvelope as exc:
@@ -41,12 +44,17 @@ def handle_message(body: str, *, receive_count: int, receipt_handle: str) -> Non
     except UpstreamError as exc:
         attempt = envelope.attempt + receive_count
         if not exc.retryable:
-            retry_queue.park(envelope.after(exc, attempt).to_json(),
-                             f"permanent failure: {exc.detail}", retry_id=envelope.id)
+            retry_queue.park(
+                envelope.after(exc, attempt).to_json(),
+                f"permanent failure: {exc.detail}",
+                retry_id=envelope.id,
+            )
         elif receive_count >= get_settings().retry_max_receives:
-            retry_queue.park(envelope.after(exc, attempt).to_json(),
-                             f"retries exhausted after {attempt} attempts: {exc.detail}",
-                             retry_id=envelope.id)
+            retry_queue.park(
+                envelope.after(exc, attempt).to_json(),
+                f"retries exhausted after {attempt} attempts: {exc.detail}",
+                retry_id=envelope.id,
+            )
         else:
             _back_off(receipt_handle, receive_count)
             raise RetryLater(exc.detail) from exc

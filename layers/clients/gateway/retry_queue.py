@@ -25,7 +25,9 @@ MAX_MESSAGE_BYTES = 1_048_576
 @cache
 def _sqs() -> SQSClient:
     # Short timeouts and few retries: a 202 must be answered (or refused) within the deadline.
-    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
+    config = Config(
+        connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"}
+    )
     return boto3.client("sqs", config=config)
 
 
@@ -47,9 +49,14 @@ def enqueue(envelope: Envelope) -> None:
     try:
         _sqs().send_message(QueueUrl=url, MessageBody=body)
     except (BotoCoreError, ClientError) as exc:
-        logger.error("could not enqueue retry envelope",
-                     extra={"retry_id": envelope.id, "kind": envelope.kind,
-                            "error_type": type(exc).__name__})
+        logger.error(
+            "could not enqueue retry envelope",
+            extra={
+                "retry_id": envelope.id,
+                "kind": envelope.kind,
+                "error_type": type(exc).__name__,
+            },
+        )
         raise RetryQueueUnavailable(
             "the write failed upstream and could not be queued for retry; retry it later"
         ) from exc
@@ -69,8 +76,9 @@ def park(body: str, reason: str, *, retry_id: str | None = None) -> None:
     except (BotoCoreError, ClientError) as exc:
         raise RetryQueueUnavailable("could not park the message on the dead-letter queue") from exc
     metrics.add_metric(name="DeadLettered", unit="Count", value=1)
-    logger.warning("message parked on the dead-letter queue",
-                   extra={"retry_id": retry_id, "reason": reason})
+    logger.warning(
+        "message parked on the dead-letter queue", extra={"retry_id": retry_id, "reason": reason}
+    )
 
 
 def delay(receipt_handle: str, seconds: int) -> None:

@@ -48,17 +48,19 @@ def load(secret_id: str | None, model: type[S], *, setting: str) -> S:
         raw = parameters.get_secret(
             secret_id, transform="json", max_age=get_settings().secrets_max_age_seconds
         )
-    except parameters.exceptions.TransformParameterError as exc:
-        raise ConfigurationError(f"{setting} is not a JSON object",
-                                 code="SECRET_INVALID") from None
+    except parameters.exceptions.TransformParameterError:
+        raise ConfigurationError(f"{setting} is not a JSON object", code="SECRET_INVALID") from None
     except Exception as exc:  # GetParameterError and botocore failures alike
         stale = _last_good.get(secret_id)
         if stale is not None:
-            logger.warning("Secrets Manager unavailable; using the cached secret",
-                           extra={"setting": setting, "error_type": type(exc).__name__})
+            logger.warning(
+                "Secrets Manager unavailable; using the cached secret",
+                extra={"setting": setting, "error_type": type(exc).__name__},
+            )
             return stale  # type: ignore[return-value]
-        raise ConfigurationError(f"{setting} could not be read from Secrets Manager",
-                                 code="SECRET_UNAVAILABLE") from exc
+        raise ConfigurationError(
+            f"{setting} could not be read from Secrets Manager", code="SECRET_UNAVAILABLE"
+        ) from exc
     try:
         value = model.model_validate(raw)
     except ValidationError as exc:
@@ -83,5 +85,5 @@ def rich_relevance() -> RichRelevanceSecret:
 
 
 def clear_cache() -> None:
-    parameters.clear_caches()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
     _last_good.clear()

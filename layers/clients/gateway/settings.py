@@ -58,8 +58,13 @@ class Settings(BaseSettings):
         # SAM and .env files pass "" for "not set"; treat it as the default.
         return None if value == "" else value
 
-    @field_validator("td_postback_endpoint", "td_p13n_endpoint", "rokt_endpoint",
-                     "rr_profile_command_endpoint", "rr_content_update_endpoint")
+    @field_validator(
+        "td_postback_endpoint",
+        "td_p13n_endpoint",
+        "rokt_endpoint",
+        "rr_profile_command_endpoint",
+        "rr_content_update_endpoint",
+    )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None:

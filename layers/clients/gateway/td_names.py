@@ -10,8 +10,9 @@ from gateway.errors import InvalidRequest
 NAME = re.compile(r"[A-Za-z0-9_]+")
 
 
-def check_name(value: str, *, what: str, pattern: re.Pattern[str] = NAME, rule: str = NAME.pattern
-               ) -> str:
+def check_name(
+    value: str, *, what: str, pattern: re.Pattern[str] = NAME, rule: str = NAME.pattern
+) -> str:
     if not pattern.fullmatch(value):
         raise InvalidRequest(
             f"{what} name must match {rule}",

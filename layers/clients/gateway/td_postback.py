@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, field_validator
+from pydantic import field_validator
 
 from gateway import http_session, secrets
-from gateway.envelope import Kind
+from gateway.envelope import Kind, WriteRequest
 from gateway.settings import get_settings
 from gateway.td_names import check_name
 from gateway.vendor_response import VendorResponse
@@ -18,7 +18,7 @@ VENDOR = "treasure-data"
 MAX_RECORD_BYTES = 1_048_064
 
 
-class PostbackRequest(BaseModel):
+class PostbackRequest(WriteRequest):
     kind: ClassVar[Kind] = "td.postback"
 
     database: str

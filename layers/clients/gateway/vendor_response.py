@@ -15,7 +15,9 @@ class VendorResponse:
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, response: requests.Response, *, keep_headers: tuple[str, ...] = ()) -> VendorResponse:
+    def of(
+        cls, response: requests.Response, *, keep_headers: tuple[str, ...] = ()
+    ) -> VendorResponse:
         kept = {name: response.headers[name] for name in keep_headers if name in response.headers}
         return cls(
             status=response.status_code,

@@ -5,26 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from gateway import retry_queue
-from gateway.envelope import Envelope, Kind
+from gateway.envelope import Envelope, WriteRequest
 from gateway.errors import GatewayError, UpstreamAuth, UpstreamError, UpstreamThrottled
 from gateway.observability import metrics
 from gateway.vendor_response import Queued, VendorResponse
 
 
-class WriteRequest(Protocol):
-    kind: Kind
-
-    def model_dump(self, *, mode: str) -> dict[str, Any]: ...
-
-
 @dataclass(frozen=True)
 class Delivery:
-    model: type[BaseModel]
+    model: type[WriteRequest]
     send: Callable[[Any], VendorResponse]
 
 
@@ -38,7 +32,7 @@ def _deliveries() -> dict[str, Delivery]:
 
 
 class MalformedEnvelope(Exception):
-    """An envelope that no delivery can replay (unknown kind, or a request that fails validation)."""
+    """An envelope no delivery can replay: unknown kind, or a request failing validation."""
 
 
 def submit(request: WriteRequest) -> VendorResponse | Queued:
@@ -50,8 +44,11 @@ def submit(request: WriteRequest) -> VendorResponse | Queued:
             return Queued(queue_for_retry(request, exc))
         if isinstance(exc, UpstreamAuth):
             envelope = Envelope.for_failure(request.kind, request.model_dump(mode="json"), exc)
-            retry_queue.park(envelope.to_json(), f"upstream rejected credentials: {exc.detail}",
-                             retry_id=envelope.id)
+            retry_queue.park(
+                envelope.to_json(),
+                f"upstream rejected credentials: {exc.detail}",
+                retry_id=envelope.id,
+            )
         raise
     metrics.add_metric(name="Delivered", unit="Count", value=1)
     return response

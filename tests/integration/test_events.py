@@ -1,0 +1,67 @@
+"""Every file in events/ goes through its handler (as `sam local invoke -e` would send it)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.conftest import EVENTS
+from tests.integration.conftest import Gateway
+
+# file -> (function, expected status or batch outcome)
+EXPECTED: dict[str, tuple[str, Any]] = {
+    "postback-accepted.json": ("PostbackFunction", 200),
+    "postback-base64.json": ("PostbackFunction", 200),
+    "postback-invalid-table.json": ("PostbackFunction", 400),
+    "postback-invalid-json.json": ("PostbackFunction", 400),
+    "postback-not-object.json": ("PostbackFunction", 400),
+    "retry-td-postback.json": ("RetryFunction", {"batchItemFailures": []}),
+    "retry-malformed.json": ("RetryFunction", {"batchItemFailures": []}),
+}
+
+
+def test_every_event_file_has_an_expectation() -> None:
+    assert sorted(p.name for p in EVENTS.glob("*.json")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_event_through_its_handler(
+    gateway: Gateway, load_event: Callable[[str], dict[str, Any]], name: str
+) -> None:
+    function, expected = EXPECTED[name]
+    event = load_event(name)
+
+    response = gateway.invoke(function, event)
+
+    if function == "RetryFunction":
+        assert response == expected
+        return
+    assert response["statusCode"] == expected
+    if expected >= 400:
+        assert json.loads(response["body"])["code"]
+
+
+def test_postback_events_deliver_their_records(
+    gateway: Gateway, load_event: Callable[[str], dict[str, Any]]
+) -> None:
+    gateway.invoke("PostbackFunction", load_event("postback-accepted.json"))
+    gateway.invoke("PostbackFunction", load_event("postback-base64.json"))
+
+    records = gateway.td.records("web_events", "pageviews")
+    assert records[0]["user_id"] == "u-123"
+    assert records[1] == {"user_id": "u-456", "note": "ümlaut ✓"}
+
+
+def test_retry_events_deliver_and_park(
+    gateway: Gateway, load_event: Callable[[str], dict[str, Any]]
+) -> None:
+    gateway.invoke("RetryFunction", load_event("retry-td-postback.json"))
+    gateway.invoke("RetryFunction", load_event("retry-malformed.json"))
+
+    assert gateway.td.records("web_events", "pageviews") == [
+        {"user_id": "u-123", "url": "https://www.example.com/"}
+    ]
+    assert len(gateway.messages("DeadLetterQueue")) == 2

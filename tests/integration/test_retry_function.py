@@ -1,0 +1,184 @@
+"""RetryFunction against moto and the TD sandbox: success, backoff, DLQ, malformed envelopes,
+and 200 records through a 30% outage with nothing lost."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from devserver.apigw_event import event_for
+from devserver.template import Route
+from gateway.envelope import Envelope, LastError
+from tests.integration.conftest import Gateway
+
+ROUTE = Route("POST", "/v1/postback/{database}/{table}")
+
+
+def send_postback(gateway: Gateway, record: dict[str, Any]) -> dict[str, Any]:
+    event = event_for(
+        ROUTE,
+        path_parameters={"database": "web_events", "table": "pageviews"},
+        body=json.dumps(record),
+    )
+    return gateway.invoke("PostbackFunction", event)
+
+
+def enqueue(gateway: Gateway, body: str) -> None:
+    gateway.sqs.send_message(QueueUrl=gateway.refs["RetryQueue"], MessageBody=body)
+
+
+def envelope(record: dict[str, Any], **request: Any) -> str:
+    return Envelope(
+        kind="td.postback",
+        request={"database": "web_events", "table": "pageviews", "record": record, **request},
+        lastError=LastError(status=503, detail="test"),
+    ).to_json()
+
+
+def test_replayed_envelope_is_delivered_and_deleted(gateway: Gateway) -> None:
+    enqueue(gateway, envelope({"user_id": "r-1"}))
+
+    result = gateway.retry_poller().poll_once()
+
+    assert (result.received, result.failed) == (1, 0)
+    assert gateway.td.records("web_events", "pageviews") == [{"user_id": "r-1"}]
+    assert gateway.queue_depth("RetryQueue") == 0
+    assert gateway.queue_depth("DeadLetterQueue") == 0
+
+
+def test_retryable_failure_is_reported_and_backed_off(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RETRY_BACKOFF_BASE_SECONDS", "30")
+    enqueue(gateway, envelope({"user_id": "r-2"}))
+    enqueue(gateway, envelope({"user_id": "r-3"}))
+    gateway.td.add_fault(status=503, count=1)
+
+    result = gateway.retry_poller().poll_once()
+
+    assert (result.received, result.failed) == (2, 1)
+    assert len(gateway.td.received) == 1
+    # The failed item stays on RetryQueue, hidden for the backoff (>= 80% of 30 s).
+    assert gateway.queue_depth("RetryQueue") == 1
+    assert gateway.retry_poller().poll_once().received == 0
+
+
+def test_whole_batch_failing_reports_every_item(gateway: Gateway, lambda_context: Any) -> None:
+    for n in range(3):
+        enqueue(gateway, envelope({"user_id": f"r-all-{n}"}))
+    gateway.td.add_fault(status=502)
+
+    result = gateway.retry_poller().poll_once()
+
+    assert (result.received, result.failed) == (3, 3)
+    assert gateway.queue_depth("RetryQueue") == 3
+
+
+def test_permanent_failure_is_parked_with_reason(gateway: Gateway) -> None:
+    enqueue(gateway, envelope({"user_id": "r-4"}))
+    gateway.td.add_fault(status=400, count=1, body={"error": "Bad Request"})
+
+    result = gateway.retry_poller().poll_once()
+
+    assert (result.received, result.failed) == (1, 0)
+    assert gateway.queue_depth("RetryQueue") == 0
+    [parked] = gateway.messages("DeadLetterQueue")
+    body = json.loads(parked["Body"])
+    assert body["request"]["record"] == {"user_id": "r-4"}
+    assert body["attempt"] == 2
+    assert body["lastError"]["status"] == 400
+    assert parked["MessageAttributes"]["reason"]["StringValue"].startswith("permanent failure")
+
+
+def test_rejected_credentials_on_replay_are_parked(gateway: Gateway) -> None:
+    enqueue(gateway, envelope({"user_id": "r-5"}))
+    gateway.td.add_fault(status=403, count=1)
+
+    gateway.retry_poller().poll_once()
+
+    [parked] = gateway.messages("DeadLetterQueue")
+    assert json.loads(parked["Body"])["lastError"]["status"] == 403
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("not json", "malformed envelope"),
+        ('{"v": 1, "kind": "td.postback"}', "malformed envelope"),
+        (
+            '{"v": 2, "id": "x", "kind": "td.postback", "request": {}, '
+            '"lastError": {"detail": "x"}}',
+            "malformed envelope",
+        ),
+        (
+            '{"v": 1, "id": "x", "kind": "nope", "request": {}, "lastError": {"detail": "x"}}',
+            "malformed envelope",
+        ),
+    ],
+)
+def test_malformed_envelope_is_parked_never_dropped(
+    gateway: Gateway, body: str, reason: str
+) -> None:
+    enqueue(gateway, body)
+
+    result = gateway.retry_poller().poll_once()
+
+    assert (result.received, result.failed) == (1, 0)
+    [parked] = gateway.messages("DeadLetterQueue")
+    assert parked["Body"] == body
+    assert parked["MessageAttributes"]["reason"]["StringValue"].startswith(reason)
+    assert gateway.td.requests == []
+
+
+def test_envelope_with_invalid_request_is_parked(gateway: Gateway) -> None:
+    enqueue(gateway, envelope({"user_id": "r-6"}, table="bad-table!"))
+
+    gateway.retry_poller().poll_once()
+
+    [parked] = gateway.messages("DeadLetterQueue")
+    assert "table" in parked["MessageAttributes"]["reason"]["StringValue"]
+    assert gateway.td.requests == []
+
+
+def test_exhausted_retries_are_parked_by_the_function(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RETRY_MAX_RECEIVES", "3")
+    enqueue(gateway, envelope({"user_id": "r-7"}))
+    gateway.td.add_fault(status=503)
+
+    gateway.drain()
+
+    assert len(gateway.td.requests) == 3
+    [parked] = gateway.messages("DeadLetterQueue")
+    body = json.loads(parked["Body"])
+    assert body["attempt"] == 4  # the in-line call plus three replays
+    assert "retries exhausted" in parked["MessageAttributes"]["reason"]["StringValue"]
+
+
+def test_two_hundred_records_through_a_30_percent_outage_nothing_lost(gateway: Gateway) -> None:
+    gateway.td.add_fault(status=503, rate=0.3, seed=7)
+    statuses = Counter()
+    for n in range(200):
+        statuses[send_postback(gateway, {"seq": n})["statusCode"]] += 1
+
+    assert set(statuses) <= {200, 202}
+    assert statuses[202] > 0, "the outage should have queued some writes"
+    queued = gateway.queue_depth("RetryQueue")
+    assert queued == statuses[202]
+
+    gateway.td.clear_faults()  # the vendor recovers
+    batches = gateway.drain()
+
+    delivered = Counter(r["seq"] for r in gateway.td.records("web_events", "pageviews"))
+    assert set(delivered) == set(range(200)), "every record reaches TD"
+    duplicates = sum(count - 1 for count in delivered.values())
+    print(
+        f"200 records: {statuses[200]} delivered in-line, {statuses[202]} queued, "
+        f"drained in {batches} batches, {duplicates} duplicates"
+    )
+    assert gateway.queue_depth("DeadLetterQueue") == 0
+    assert duplicates == 0

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from gateway.settings import Settings
+
+
+def test_defaults_follow_design(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("TD_REGION", "TD_POSTBACK_ENDPOINT", "TD_P13N_ENDPOINT", "RR_ENVIRONMENT"):
+        monkeypatch.delenv(name, raising=False)
+    s = Settings()
+    assert s.td_postback_base == "https://us01.records.in.treasuredata.com"
+    assert s.td_p13n_base == "https://us01.p13n.in.treasuredata.com"
+    assert s.rokt_endpoint == "https://server-api.rokt.com"
+    assert s.rr_profile_command_base == "https://gateway.richrelevance.com/profile-command/v1"
+    assert s.rr_content_update_base == "https://gateway.richrelevance.com/contentupdate/v1"
+    assert s.upstream_timeout_seconds < 10  # below the template's function timeout
+
+
+def test_region_and_environment_shape_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TD_REGION", "ap01")
+    monkeypatch.setenv("RR_ENVIRONMENT", "staging-gateway")
+    monkeypatch.setenv("TD_POSTBACK_ENDPOINT", "")
+    s = Settings()
+    assert s.td_postback_base == "https://ap01.records.in.treasuredata.com"
+    assert s.td_p13n_base == "https://ap01.p13n.in.treasuredata.com"
+    assert s.rr_content_update_base == (
+        "https://staging-gateway.richrelevance.com/contentupdate/v1"
+    )
+
+
+def test_endpoint_override_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TD_POSTBACK_ENDPOINT", "https://in.treasuredata.com/")
+    assert Settings().td_postback_base == "https://in.treasuredata.com"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TD_REGION", "mars01"),
+        ("RR_ENVIRONMENT", "prod"),
+        ("TD_POSTBACK_ENDPOINT", "ftp://in.treasuredata.com"),
+        ("UPSTREAM_TIMEOUT_SECONDS", "60"),
+        ("UPSTREAM_TIMEOUT_SECONDS", "0"),
+    ],
+)
+def test_invalid_configuration_is_refused(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError):
+        Settings()

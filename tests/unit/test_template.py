@@ -1,0 +1,82 @@
+"""The template's contract: logical ids, routes, queues, and least-privilege policies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from devserver.template import Template
+
+TEMPLATE = Template()
+
+
+def _policies(logical_id: str) -> list[dict[str, Any]]:
+    props = TEMPLATE.of_type("AWS::Serverless::Function")[logical_id]
+    return list(props.get("Policies", []))
+
+
+def test_contract_resources_exist() -> None:
+    for name in (
+        "ClientsLayer",
+        "HttpApi",
+        "RetryQueue",
+        "DeadLetterQueue",
+        "TreasureDataSecret",
+        "PostbackFunction",
+        "RetryFunction",
+    ):
+        assert name in TEMPLATE.resources
+
+
+def test_postback_route() -> None:
+    routes = TEMPLATE.function("PostbackFunction").routes
+    assert [(r.method, r.path) for r in routes] == [("POST", "/v1/postback/{database}/{table}")]
+
+
+def test_retry_function_reports_batch_item_failures() -> None:
+    [source] = TEMPLATE.function("RetryFunction").sqs_sources
+    assert source["Queue"] == {"Fn::GetAtt": ["RetryQueue", "Arn"]}
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_retry_queue_redrives_to_dead_letter_queue() -> None:
+    policy = TEMPLATE.of_type("AWS::SQS::Queue")["RetryQueue"]["RedrivePolicy"]
+    assert policy["deadLetterTargetArn"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+    assert policy["maxReceiveCount"] == {"Ref": "RetryMaxReceives"}
+
+
+def test_each_function_reads_only_the_secrets_in_its_environment() -> None:
+    for fn in TEMPLATE.functions():
+        readable = {
+            p["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]["Ref"]
+            for p in _policies(fn.logical_id)
+            if "AWSSecretsManagerGetSecretValuePolicy" in p
+        }
+        configured = {
+            v["Ref"]
+            for k, v in fn.environment.items()
+            if k.endswith("_SECRET_ID") and isinstance(v, dict)
+        }
+        assert readable == configured, fn.logical_id
+
+
+def test_functions_send_only_to_the_gateway_queues() -> None:
+    allowed = {"RetryQueue", "DeadLetterQueue"}
+    for fn in TEMPLATE.functions():
+        for policy in _policies(fn.logical_id):
+            if "SQSSendMessagePolicy" in policy:
+                queue = policy["SQSSendMessagePolicy"]["QueueName"]["Fn::GetAtt"][0]
+                assert queue in allowed, fn.logical_id
+            for statement in policy.get("Statement", []):
+                assert "*" not in str(statement["Resource"]), fn.logical_id
+                assert not any(a.endswith("*") for a in _list(statement["Action"]))
+
+
+def test_only_the_retry_function_may_delay_retry_messages() -> None:
+    for fn in TEMPLATE.functions():
+        statements = [s for p in _policies(fn.logical_id) for s in p.get("Statement", [])]
+        changes = [s for s in statements if "sqs:ChangeMessageVisibility" in _list(s["Action"])]
+        assert bool(changes) == (fn.logical_id == "RetryFunction")
+
+
+def _list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value

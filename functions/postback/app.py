@@ -6,19 +6,19 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gateway import writes
-from gateway.http_api import create_app, json_object_body, vendor_response
+from gateway.http_api import create_app, raw_body, vendor_response
 from gateway.observability import instrumented
-from gateway.td_postback import MAX_RECORD_BYTES, PostbackRequest
+from gateway.td_postback import PostbackRequest
 
 app = create_app()
 
 
 @app.post("/v1/postback/<database>/<table>")
 def postback(database: str, table: str) -> Response[str]:
-    record = json_object_body(app.current_event, max_bytes=MAX_RECORD_BYTES)
-    return vendor_response(
-        writes.submit(PostbackRequest(database=database, table=table, record=record))
+    request = PostbackRequest.model_validate(
+        {"database": database, "table": table, "record": raw_body(app.current_event)}
     )
+    return vendor_response(writes.submit(request))
 
 
 @instrumented()

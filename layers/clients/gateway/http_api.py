@@ -12,7 +12,8 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from gateway import problems
-from gateway.errors import GatewayError, InvalidRequest, PayloadTooLarge
+from gateway.errors import GatewayError, InvalidRequest
+from gateway.json_body import parse_json, parse_json_object
 from gateway.observability import logger
 from gateway.vendor_response import Queued, VendorResponse
 
@@ -61,25 +62,11 @@ def raw_body(event: APIGatewayProxyEventV2) -> bytes:
 
 
 def json_body(event: APIGatewayProxyEventV2, *, max_bytes: int) -> Any:
-    raw = raw_body(event)
-    if len(raw) > max_bytes:
-        raise PayloadTooLarge(f"body is {len(raw)} bytes; at most {max_bytes} are accepted")
-    if not raw.strip():
-        raise InvalidRequest("body is empty; a JSON document is required", code="EMPTY_BODY")
-    try:
-        return json.loads(raw)
-    except RecursionError:
-        raise InvalidRequest("body is nested too deeply", code="INVALID_JSON") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        position = f" at position {exc.pos}" if isinstance(exc, json.JSONDecodeError) else ""
-        raise InvalidRequest(f"body is not valid JSON{position}", code="INVALID_JSON") from None
+    return parse_json(raw_body(event), max_bytes=max_bytes)
 
 
 def json_object_body(event: APIGatewayProxyEventV2, *, max_bytes: int) -> dict[str, Any]:
-    value = json_body(event, max_bytes=max_bytes)
-    if not isinstance(value, dict):
-        raise InvalidRequest("body must be a JSON object", code="BODY_NOT_OBJECT")
-    return value
+    return parse_json_object(raw_body(event), max_bytes=max_bytes)
 
 
 def vendor_response(answer: VendorResponse | Queued) -> Response[str]:

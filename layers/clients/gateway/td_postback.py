@@ -9,6 +9,7 @@ from pydantic import field_validator
 
 from gateway import http_session, secrets
 from gateway.envelope import Kind, WriteRequest
+from gateway.json_body import parse_json_object
 from gateway.settings import get_settings
 from gateway.td_names import check_name
 from gateway.vendor_response import VendorResponse
@@ -34,6 +35,16 @@ class PostbackRequest(WriteRequest):
     @classmethod
     def _table(cls, value: str) -> str:
         return check_name(value, what="table")
+
+    @field_validator("record", mode="before")
+    @classmethod
+    def _record(cls, value: object) -> object:
+        # The raw HTTP body is parsed here, after the path's names (fields validate in order).
+        return (
+            parse_json_object(value, max_bytes=MAX_RECORD_BYTES)
+            if isinstance(value, bytes)
+            else value
+        )
 
 
 def send(request: PostbackRequest) -> VendorResponse:

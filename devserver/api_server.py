@@ -1,0 +1,177 @@
+"""The HTTP front: plays API Gateway's HTTP API on loopback. Routes come from template.yaml;
+each request becomes a payload 2.0 event for the function's pool, and the function's answer
+becomes the HTTP response, as API Gateway would shape it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from re import Pattern
+from typing import Any
+from urllib.parse import urlsplit
+
+from devserver.apigw_event import http_api_event, route_regex
+from devserver.template import Route
+from devserver.workers import FunctionPool, InvocationError
+
+# Lambda's synchronous invocation payload limit: API Gateway answers 413 above it.
+MAX_EVENT_BYTES = 6 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class BoundRoute:
+    route: Route
+    regex: Pattern[str]
+    function: str
+
+
+class ApiServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        routes: list[BoundRoute],
+        pools: dict[str, FunctionPool],
+        *,
+        cors_origins: list[str],
+        admin: Callable[[str], Any] | None = None,
+        quiet: bool = False,
+    ) -> None:
+        super().__init__(address, _Handler)
+        self.routes = routes
+        self.pools = pools
+        self.cors_origins = cors_origins
+        self.admin = admin
+        self.quiet = quiet
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.socket.getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True, name="api")
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+    def match(self, method: str, raw_path: str) -> tuple[BoundRoute, dict[str, str]] | None:
+        for bound in self.routes:
+            if bound.route.method == method and (m := bound.regex.fullmatch(raw_path)):
+                return bound, m.groupdict()
+        return None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    wbufsize = 64 * 1024
+    disable_nagle_algorithm = True
+    server: ApiServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if body and self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, status: int, value: Any) -> None:
+        self._reply(status, json.dumps(value).encode(), {"Content-Type": "application/json"})
+
+    def _serve(self) -> None:
+        started = time.perf_counter()
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        parts = urlsplit(self.path)
+        if parts.path.startswith("/_local/") and self.server.admin and self.command == "GET":
+            self._json(200, self.server.admin(parts.path))
+            return
+        cors = self._cors_headers()
+        if self.command == "OPTIONS" and self.headers.get("Access-Control-Request-Method"):
+            self._reply(204, b"", cors)  # preflight, answered by API Gateway itself
+            return
+        found = self.server.match(self.command, parts.path)
+        if found is None:
+            self._json(404, {"message": "Not Found"})
+            return
+        bound, params = found
+        if len(body) > MAX_EVENT_BYTES:
+            self._json(413, {"message": "Request Entity Too Large"})
+            return
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        event = http_api_event(
+            bound.route,
+            parts.path,
+            path_parameters=params or None,
+            headers=headers,
+            body=body if length else None,
+            raw_query=parts.query,
+            source_ip=self.client_address[0],
+            iam_caller="local-developer" if bound.route.auth == "AWS_IAM" else None,
+        )
+        try:
+            result = self.server.pools[bound.function].invoke(event)
+            status, out_headers, payload = _http_response(result)
+        except InvocationError as exc:
+            print(f"  {bound.function} failed: {exc}", file=sys.stderr)
+            status, out_headers, payload = (
+                500,
+                {"Content-Type": "application/json"},
+                b'{"message":"Internal Server Error"}',
+            )
+        self._reply(status, payload, {**out_headers, **cors})
+        if not self.server.quiet:
+            ms = (time.perf_counter() - started) * 1000
+            print(
+                f"{self.command} {self.path} -> {status} {bound.function} {ms:.0f} ms", flush=True
+            )
+
+    def _cors_headers(self) -> dict[str, str]:
+        origin = self.headers.get("Origin")
+        if not origin or origin not in self.server.cors_origins:
+            return {}
+        return {
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Methods": "POST, PUT, PATCH, OPTIONS",
+            "Access-Control-Allow-Headers": "content-type, idempotency-key, x-correlation-id",
+            "Vary": "Origin",
+        }
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve  # noqa: N815
+
+
+def _http_response(result: Any) -> tuple[int, dict[str, str], bytes]:
+    """Payload 2.0 response rules: a dict with statusCode is taken as is; anything else is a
+    200 JSON body."""
+    if not (isinstance(result, dict) and "statusCode" in result):
+        return 200, {"Content-Type": "application/json"}, json.dumps(result).encode()
+    headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
+    body = result.get("body") or ""
+    payload = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
+    for cookie in result.get("cookies") or []:
+        headers.setdefault("Set-Cookie", cookie)
+    return int(result["statusCode"]), headers, payload
+
+
+def bind_routes(functions: dict[str, list[Route]]) -> list[BoundRoute]:
+    bound = [
+        BoundRoute(r, route_regex(r), name) for name, routes in functions.items() for r in routes
+    ]
+    # Literal segments before parameters, as API Gateway prefers the most specific route.
+    return sorted(bound, key=lambda b: b.route.path.count("{"))

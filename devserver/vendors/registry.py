@@ -1,0 +1,23 @@
+"""Which sandbox plays which vendor endpoint in the local runtime."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from devserver.vendors.base import VendorSandbox
+from devserver.vendors.td_postback import TdPostbackSandbox
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    name: str
+    factory: Callable[..., VendorSandbox]
+    default_port: int
+    # function environment variable -> path under the sandbox's base URL
+    endpoints: dict[str, str]
+
+
+SANDBOXES: list[SandboxSpec] = [
+    SandboxSpec("td-postback", TdPostbackSandbox, 4010, {"TD_POSTBACK_ENDPOINT": ""}),
+]

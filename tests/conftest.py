@@ -32,6 +32,7 @@ os.environ.pop("AWS_PROFILE", None)
 from devserver.lambda_context import LambdaContext  # noqa: E402
 from gateway import http_session, retry_queue, secrets  # noqa: E402
 from gateway.settings import get_settings  # noqa: E402
+from tests.secret_guard import leaks  # noqa: E402
 
 
 def reset_layer_state() -> None:
@@ -47,6 +48,17 @@ def _fresh_layer_state() -> Iterator[None]:
     reset_layer_state()
     yield
     reset_layer_state()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Every log line a test produced (Powertools logs to stdout) is checked for secrets."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    found = leaks([report.capstdout, report.capstderr, report.caplog])
+    if found and report.passed and report.when == "call":
+        report.outcome = "failed"
+        report.longrepr = f"{len(found)} secret value(s) reached the output of {item.nodeid}"
 
 
 @pytest.fixture

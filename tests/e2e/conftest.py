@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from tests.conftest import ROOT
+from tests.secret_guard import leaks
 
 STARTUP_SECONDS = 60
 
@@ -110,6 +111,8 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     )
     yield rt
     stop_runtime(rt)
+    logs = [p.read_text() for p in (rt.log.parent / "logs").glob("*.log")] + [rt.log.read_text()]
+    assert not leaks(logs), "a function log or the runtime's output carries a secret value"
 
 
 def eventually(check: Callable[[], Any], *, within: float = 30, every: float = 0.3) -> Any:

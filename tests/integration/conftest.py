@@ -20,6 +20,7 @@ from devserver.sqs_poller import SqsPoller
 from devserver.template import Template
 from devserver.vendors.td_postback import TdPostbackSandbox
 from tests.conftest import reset_layer_state
+from tests.secret_guard import leaks
 
 TEMPLATE = Template()
 
@@ -57,6 +58,7 @@ class Gateway:
             function_name=logical_id, timeout_seconds=TEMPLATE.function(logical_id).timeout
         )
         result: dict[str, Any] = self.handler(logical_id)(event, context)
+        assert not leaks([json.dumps(result)]), "a response carries a secret value"
         return result
 
     @property

@@ -1,0 +1,24 @@
+"""No secret value may reach a log line or a response: the values the suite's secrets hold,
+checked against everything the tests capture."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from devserver.aws_resources import SANDBOX_SECRETS
+
+# Secrets a test plants on purpose (a rotated key the vendor refuses, ...).
+EXTRA_SECRET_VALUES: set[str] = {"revoked-key"}
+
+
+def secret_values() -> set[str]:
+    values = {v for secret in SANDBOX_SECRETS.values() for v in secret.values()}
+    # A token's distinctive part must not leak either (e.g. "1/8/<token>" -> "<token>").
+    values |= {v.rsplit("/", 1)[-1] for v in values if "/" in v}
+    return {v for v in values | EXTRA_SECRET_VALUES if len(v) >= 6}
+
+
+def leaks(texts: Iterable[str]) -> list[str]:
+    """The secret values found in any of `texts`."""
+    values = secret_values()
+    return sorted({v for text in texts for v in values if v in text})

@@ -92,6 +92,8 @@ class VendorSandbox:
         self.requests: list[Request] = []  # everything that reached a vendor path
         self.connections = 0
         self.latency_ms = 0
+        self.in_flight = 0
+        self.peak_in_flight = 0  # most vendor requests served at the same time
         self._server = _Server((host, port), _handler_for(self))
         self._server.sandbox = self
         self._thread: threading.Thread | None = None
@@ -129,6 +131,7 @@ class VendorSandbox:
             self.requests.clear()
             self.connections = 0
             self.latency_ms = 0
+            self.peak_in_flight = 0
         self.reset_state()
 
     def reset_state(self) -> None:
@@ -139,6 +142,7 @@ class VendorSandbox:
             return {
                 "vendor": self.name,
                 "connections": self.connections,
+                "peak_in_flight": self.peak_in_flight,
                 "requests": len(self.requests),
                 "received": [
                     {"method": r.method, "path": r.path, "body": _maybe_json(r.body)}
@@ -170,6 +174,15 @@ class VendorSandbox:
             return self._control(request)
         with self._lock:
             self.requests.append(request)
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            return self._vendor_reply(request)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _vendor_reply(self, request: Request) -> Reply | None:
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)
         fault = self._pick_fault(request)

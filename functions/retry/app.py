@@ -1,11 +1,12 @@
 """RetryFunction: replays retry envelopes from RetryQueue (SQS, ReportBatchItemFailures)."""
 
+import asyncio
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
+    AsyncBatchProcessor,
     EventType,
-    process_partial_response,
+    async_process_partial_response,
 )
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -14,13 +15,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from gateway import replay
 from gateway.observability import instrumented
 
-# Report every failed item, even when the whole batch failed, instead of raising:
-# the batchItemFailures list is what the event source mapping acts on.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+# Items of a batch are replayed concurrently (each vendor call in its own thread), so a batch
+# takes about as long as its slowest item. Every failed item is reported, even when the whole
+# batch failed, instead of raising: batchItemFailures is what the event source mapping acts on.
+processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-def record_handler(record: SQSRecord) -> None:
-    replay.handle_message(
+async def record_handler(record: SQSRecord) -> None:
+    await asyncio.to_thread(
+        replay.handle_message,
         record.body,
         receive_count=int(record.attributes.approximate_receive_count),
         receipt_handle=record.receipt_handle,
@@ -29,6 +32,6 @@ def record_handler(record: SQSRecord) -> None:
 
 @instrumented(correlation_id_path=None)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(
+    return async_process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

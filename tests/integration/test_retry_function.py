@@ -182,3 +182,14 @@ def test_two_hundred_records_through_a_30_percent_outage_nothing_lost(gateway: G
     )
     assert gateway.queue_depth("DeadLetterQueue") == 0
     assert duplicates == 0
+
+
+def test_items_of_a_batch_are_replayed_concurrently(gateway: Gateway) -> None:
+    for n in range(10):
+        enqueue(gateway, envelope({"user_id": f"r-c-{n}"}))
+    gateway.td.latency_ms = 200  # long enough for calls to overlap if they run side by side
+
+    result = gateway.retry_poller().poll_once()
+
+    assert (result.received, result.failed) == (10, 0)
+    assert gateway.td.peak_in_flight > 1

@@ -34,7 +34,7 @@ def handle_message(body: str, *, receive_count: int, receipt_handle: str) -> Non
         where = ", ".join(sorted({".".join(map(str, e["loc"])) or "(root)" for e in exc.errors()}))
         retry_queue.park(body, f"malformed envelope: invalid at {where}")
         return
-    logger.append_keys(
+    logger.thread_safe_append_keys(
         retry_id=envelope.id, kind=envelope.kind, attempt=envelope.attempt + receive_count
     )
     try:
@@ -61,7 +61,7 @@ def handle_message(body: str, *, receive_count: int, receipt_handle: str) -> Non
     else:
         logger.info("retry delivered")
     finally:
-        logger.remove_keys(["retry_id", "kind", "attempt"])
+        logger.thread_safe_remove_keys(["retry_id", "kind", "attempt"])
 
 
 def _back_off(receipt_handle: str, receive_count: int) -> None:

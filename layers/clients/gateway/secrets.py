@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from aws_lambda_powertools.utilities import parameters
+from botocore.config import Config
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from gateway.errors import ConfigurationError
@@ -39,13 +40,26 @@ S = TypeVar("S", bound=_Secret)
 # The last good value of each secret: when Secrets Manager has a bad minute after the TTL ran
 # out, a stale credential beats failing every call.
 _last_good: dict[str, _Secret] = {}
+_provider: parameters.SecretsProvider | None = None
+
+
+def _secrets_provider() -> parameters.SecretsProvider:
+    # Short timeouts and few retries: an outage must fall back to the cached value well within
+    # the function's deadline (botocore's defaults retry for over 10 s).
+    global _provider
+    if _provider is None:
+        config = Config(
+            connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"}
+        )
+        _provider = parameters.SecretsProvider(boto_config=config)
+    return _provider
 
 
 def load(secret_id: str | None, model: type[S], *, setting: str) -> S:
     if not secret_id:
         raise ConfigurationError(f"{setting} is not configured", code="SECRET_NOT_CONFIGURED")
     try:
-        raw = parameters.get_secret(
+        raw = _secrets_provider().get(
             secret_id, transform="json", max_age=get_settings().secrets_max_age_seconds
         )
     except parameters.exceptions.TransformParameterError:
@@ -85,5 +99,6 @@ def rich_relevance() -> RichRelevanceSecret:
 
 
 def clear_cache() -> None:
-    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    global _provider
+    _provider = None
     _last_good.clear()

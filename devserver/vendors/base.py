@@ -4,7 +4,7 @@ what it received, counts TCP connections, and injects faults on demand.
 Control endpoint (JSON), beside the vendor's own paths:
   GET    /_sandbox/received   what the vendor accepted and everything it was sent
   POST   /_sandbox/faults     add a fault: {"status": 503, "count": 5, "rate": 1.0,
-                              "latency_ms": 0, "mode": "status" | "timeout" | "reset",
+                              "latency_ms": 0, "mode": "status" | "timeout" | "reset" | "delay",
                               "path": "/prefix", "body": {...}, "headers": {...}, "seed": 1}
   POST   /_sandbox/latency    {"latency_ms": 20}: added to every vendor answer
   DELETE /_sandbox/faults     clear faults
@@ -62,7 +62,10 @@ class Reply:
 @dataclass
 class Fault:
     status: int = 503
-    mode: str = "status"  # status | timeout | reset
+    # status: answer `status`; timeout: hang (>= 30 s) without processing; reset: drop the
+    # connection; delay: wait latency_ms, then process normally (a vendor that accepted the
+    # request after the client stopped waiting: the source of duplicates)
+    mode: str = "status"
     count: int | None = None  # None: until cleared
     rate: float = 1.0  # chance that a matching request is hit
     latency_ms: int = 0
@@ -73,8 +76,8 @@ class Fault:
 
     @classmethod
     def from_json(cls, spec: dict[str, Any]) -> Fault:
-        if spec.get("mode", "status") not in ("status", "timeout", "reset"):
-            raise ValueError("mode must be status, timeout or reset")
+        if spec.get("mode", "status") not in ("status", "timeout", "reset", "delay"):
+            raise ValueError("mode must be status, timeout, reset or delay")
         seed = spec.pop("seed", None)
         known = {k: v for k, v in spec.items() if k in cls.__dataclass_fields__ and k != "rng"}
         return cls(**known, rng=random.Random(seed))
@@ -191,9 +194,14 @@ class VendorSandbox:
                 time.sleep(fault.latency_ms / 1000)
             if fault.mode == "reset":
                 return None
+            if fault.mode == "delay":
+                return self._handled(request)
             if fault.mode == "timeout":
                 time.sleep(max(fault.latency_ms, 30_000) / 1000)
             return Reply(fault.status, fault.body, dict(fault.headers))
+        return self._handled(request)
+
+    def _handled(self, request: Request) -> Reply:
         reply = self.handle(request)
         if reply.status < 300:
             with self._lock:

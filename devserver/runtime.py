@@ -78,25 +78,13 @@ def running(config: Config) -> Iterator[Running]:
     log_dir = config.state_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        aws_endpoint = _start_aws(config, stack)
-        refs = _resources(config, template)
-        sandboxes, endpoints = _start_sandboxes(config, stack)
+        aws_endpoint, refs, sandboxes, envs = start_backing(config, template, stack)
 
         pools: dict[str, FunctionPool] = {}
-        envs: dict[str, dict[str, str]] = {}
         for fn in template.functions():
-            env = {
-                **template.environment(fn, refs),
-                **LOCAL_FUNCTION_ENV,
-                "AWS_REGION": boto3.session.Session().region_name or "us-east-1",
-                **endpoints,
-                **config.overrides,
-            }
-            if aws_endpoint:
-                env["AWS_ENDPOINT_URL"] = aws_endpoint
-            envs[fn.logical_id] = env
             pool = FunctionPool(
-                WorkerSpec(fn, env, log_dir / f"{fn.logical_id}.log"), size=config.workers
+                WorkerSpec(fn, envs[fn.logical_id], log_dir / f"{fn.logical_id}.log"),
+                size=config.workers,
             )
             stack.callback(pool.stop)
             pools[fn.logical_id] = pool
@@ -144,6 +132,29 @@ def running(config: Config) -> Iterator[Running]:
         run.state_file.write_text(json.dumps(run.state(), indent=2))
         stack.callback(run.state_file.unlink, missing_ok=True)
         yield run
+
+
+def start_backing(
+    config: Config, template: Template, stack: ExitStack
+) -> tuple[str | None, dict[str, str], dict[str, VendorSandbox], dict[str, dict[str, str]]]:
+    """What the functions run against (AWS endpoint, resources, sandboxes) and each function's
+    environment: shared by the runtime and the benchmarks."""
+    aws_endpoint = _start_aws(config, stack)
+    refs = _resources(config, template)
+    sandboxes, endpoints = _start_sandboxes(config, stack)
+    envs: dict[str, dict[str, str]] = {}
+    for fn in template.functions():
+        env = {
+            **template.environment(fn, refs),
+            **LOCAL_FUNCTION_ENV,
+            "AWS_REGION": boto3.session.Session().region_name or "us-east-1",
+            **endpoints,
+            **config.overrides,
+        }
+        if aws_endpoint:
+            env["AWS_ENDPOINT_URL"] = aws_endpoint
+        envs[fn.logical_id] = env
+    return aws_endpoint, refs, sandboxes, envs
 
 
 def _invoker(pool: FunctionPool) -> Callable[[dict[str, Any], Any], Any]:

@@ -69,6 +69,7 @@ def lambda_context() -> LambdaContext:
 @pytest.fixture
 def load_event() -> Callable[[str], dict[str, Any]]:
     def load(name: str) -> dict[str, Any]:
-        return json.loads((EVENTS / name).read_text())
+        event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+        return event
 
     return load

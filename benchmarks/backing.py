@@ -1,0 +1,67 @@
+"""The counterparts every benchmark runs against: a moto server with the template's resources and
+the vendor sandboxes on loopback (the local runtime's own pieces), plus each function's env."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from devserver.runtime import Config, start_backing
+from devserver.template import ROOT, Function, Template
+from devserver.vendors.base import VendorSandbox
+from devserver.vendors.registry import SANDBOXES
+
+EVENTS = ROOT / "events"
+
+
+@dataclass
+class Backing:
+    template: Template
+    sandboxes: dict[str, VendorSandbox]
+    refs: dict[str, str]
+    envs: dict[str, dict[str, str]]
+
+    def http_functions(self) -> list[Function]:
+        return [fn for fn in self.template.functions() if fn.routes]
+
+    def example(self, fn: Function) -> tuple[str, dict[str, Any]]:
+        """The function's first `*-accepted.json` event (its route's success example)."""
+        keys = {f"{r.method} {r.path}" for r in fn.routes}
+        for path in sorted(EVENTS.glob("*-accepted.json")):
+            event = json.loads(path.read_text())
+            if event.get("routeKey") in keys:
+                return path.name, event
+        raise LookupError(f"no accepted example for {fn.logical_id}")
+
+    def sandbox_for(self, fn: Function) -> VendorSandbox:
+        """The sandbox the function's vendor endpoint points at."""
+        env = self.envs[fn.logical_id]
+        for spec in SANDBOXES:
+            if any(var in env for var in spec.endpoints):
+                return self.sandboxes[spec.name]
+        raise LookupError(f"no sandbox serves {fn.logical_id}")
+
+
+@contextmanager
+def backing(state_dir: Path) -> Iterator[Backing]:
+    config = Config(
+        moto_port=0,
+        sandbox_ports={spec.name: 0 for spec in SANDBOXES},
+        state_dir=state_dir,
+        quiet=True,
+        overrides={"POWERTOOLS_METRICS_DISABLED": "1"},
+    )
+    template = Template()
+    saved = dict(os.environ)
+    try:
+        with ExitStack() as stack:
+            _, refs, sandboxes, envs = start_backing(config, template, stack)
+            yield Backing(template, sandboxes, refs, envs)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

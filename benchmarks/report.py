@@ -1,0 +1,150 @@
+"""One run's results (and the baseline run's, when there is one) as REPORT.md and a chart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+COLD_TARGET = 1.2
+WARM_TARGET_MS = 1.0
+DRAIN_TARGET = 1.5
+
+
+def write_report(run: dict[str, Any], baseline: dict[str, Any] | None, path: Path) -> None:
+    sizes = run["sizes"]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured {run['when']} on {run['machine']} by `make bench` (run `{run['label']}`).",
+        "Every ratio compares two things measured side by side in the same run.",
+        "",
+        "![chart](report.png)",
+        "",
+        f"## 1. Cold start (fresh process, median of {sizes['rounds']}; target <= {COLD_TARGET}x)",
+        "",
+        "The function's process imports its handler and serves its example event (secret from",
+        "moto, vendor call to the sandbox); the floor's process only imports boto3 and requests.",
+        "",
+        "| Function | process ms | floor ms | ratio | handler import ms | first call ms | status |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for c in run["cold_start"]:
+        ratio = c["wall_ms"] / c["floor_ms"]
+        lines.append(
+            f"| {c['function']} | {c['wall_ms']:.0f} | {c['floor_ms']:.0f} | {ratio:.2f}x"
+            f"{_mark(ratio <= COLD_TARGET)} | {c['import_ms']:.0f} | {c['first_call_ms']:.0f} "
+            f"| {c['status']} |"
+        )
+    lines += [
+        "",
+        f"## 2. Warm added latency per route ({sizes['calls']} calls each, interleaved; "
+        f"target p50 < {WARM_TARGET_MS} ms)",
+        "",
+        "The warm handler in-process against the loopback sandbox, against a pooled `requests`",
+        "call replaying the very request the handler sent. New connections: TCP connections the",
+        "sandbox accepted during the handler's timed calls (0 = every call reused one).",
+        "",
+        "| Route | handler p50 / p99 ms | direct p50 / p99 ms | added p50 / p99 ms "
+        "| new connections |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for w in run["warm"]:
+        added = w["handler_p50_ms"] - w["direct_p50_ms"]
+        lines.append(
+            f"| `{w['route']}` ({w['status']}) | {w['handler_p50_ms']:.2f} / "
+            f"{w['handler_p99_ms']:.2f} | {w['direct_p50_ms']:.2f} / {w['direct_p99_ms']:.2f} | "
+            f"{added:.2f}{_mark(added < WARM_TARGET_MS)} / "
+            f"{w['handler_p99_ms'] - w['direct_p99_ms']:.2f} | {w['new_connections']} |"
+        )
+    d = run["drain"]
+    bound = -(-d["envelopes"] // d["batch_size"]) * d["latency_ms"] / 1000 / d["pollers"]
+    ratio = d["seconds"] / bound
+    lines += [
+        "",
+        f"## 3. Retry drain (target <= {DRAIN_TARGET}x the bound)",
+        "",
+        f"{d['envelopes']:,} envelopes on RetryQueue (moto), the sandbox answering after "
+        f"{d['latency_ms']} ms, RetryFunction fed by {d['pollers']} pollers in batches of "
+        f"{d['batch_size']}. Bound: {d['envelopes']:,} / {d['batch_size']} batches x "
+        f"{d['latency_ms']} ms / {d['pollers']} = {bound:.1f} s.",
+        "",
+        "| seconds | bound s | ratio | delivered | duplicates | peak concurrent vendor calls |",
+        "|---:|---:|---:|---:|---:|---:|",
+        f"| {d['seconds']:.1f} | {bound:.1f} | {ratio:.2f}x{_mark(ratio <= DRAIN_TARGET)} "
+        f"| {d['delivered']:,} | {d['duplicates']} | {d['peak_in_flight']} |",
+        "",
+        f"## 4. Memory (peak RSS after {sizes['memory_calls']} calls) and layer size",
+        "",
+        "| Function | peak RSS MiB | floor RSS MiB |",
+        "|---|---:|---:|",
+    ]
+    for m in run["memory"]:
+        lines.append(f"| {m['function']} | {m['peak_rss_mib']:.1f} | {m['floor_rss_mib']:.1f} |")
+    layer = run["layer"]
+    lines += [
+        "",
+        f"Built ClientsLayer: {layer['mib']:.1f} MiB in {layer['files']:,} files; largest: "
+        + ", ".join(f"{name} {mib:.1f} MiB" for name, mib in layer["top"])
+        + ".",
+    ]
+    if baseline:
+        lines += ["", *_before_after(baseline, run)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _before_after(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    lines = [
+        f"## Before / after (`{before['label']}` {before['when']} -> `{after['label']}`)",
+        "",
+        "| Figure | before | after |",
+        "|---|---:|---:|",
+    ]
+    old_cold = {c["function"]: c for c in before["cold_start"]}
+    for c in after["cold_start"]:
+        if (o := old_cold.get(c["function"])) is not None:
+            lines.append(
+                f"| cold start {c['function']} | {o['wall_ms'] / o['floor_ms']:.2f}x "
+                f"| {c['wall_ms'] / c['floor_ms']:.2f}x |"
+            )
+    old_warm = {w["route"]: w for w in before["warm"]}
+    for w in after["warm"]:
+        if (o := old_warm.get(w["route"])) is not None:
+            lines.append(
+                f"| added p50 `{w['route']}` | {o['handler_p50_ms'] - o['direct_p50_ms']:.2f} ms "
+                f"| {w['handler_p50_ms'] - w['direct_p50_ms']:.2f} ms |"
+            )
+    lines.append(
+        f"| drain seconds | {before['drain']['seconds']:.1f} | {after['drain']['seconds']:.1f} |"
+    )
+    return lines
+
+
+def _mark(ok: bool) -> str:
+    return "" if ok else " (over target)"
+
+
+def write_chart(run: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (cold, warm) = plt.subplots(1, 2, figsize=(12, 4.5))
+    names = [c["function"].removesuffix("Function") for c in run["cold_start"]]
+    cold.bar(names, [c["wall_ms"] / c["floor_ms"] for c in run["cold_start"]], color="#4c72b0")
+    cold.axhline(COLD_TARGET, color="#c44e52", linestyle="--", label=f"target {COLD_TARGET}x")
+    cold.set_title("Cold start / floor (import boto3 + requests)")
+    cold.set_ylabel("ratio")
+    cold.legend()
+    routes = [w["function"].removesuffix("Function") for w in run["warm"]]
+    warm.bar(routes, [w["handler_p50_ms"] - w["direct_p50_ms"] for w in run["warm"]], label="p50")
+    warm.axhline(
+        WARM_TARGET_MS, color="#c44e52", linestyle="--", label=f"target {WARM_TARGET_MS} ms"
+    )
+    warm.set_title("Warm added latency over a direct call (ms)")
+    warm.legend()
+    for axis in (cold, warm):
+        axis.tick_params(axis="x", rotation=20)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,4 +1,4 @@
-"""Creates the template's queues and secrets in an AWS endpoint (a moto server locally): the
+"""Creates the template's queues, tables and secrets in an AWS endpoint (a moto server locally): the
 RetryQueue with its redrive policy and visibility timeout, the DeadLetterQueue, and the vendor
 secrets seeded with the sandboxes' credentials."""
 
@@ -54,6 +54,7 @@ def provision(
             "QueueArn"
         ]
         refs.update({name: url, f"{name}.Arn": arn, f"{name}.QueueName": f"{prefix}-{name}"})
+    refs.update(_tables(template, prefix))
     values = {**SANDBOX_SECRETS, **(secrets or {})}
     for name in template.of_type("AWS::SecretsManager::Secret"):
         secret_name = f"{prefix}/{name}"
@@ -63,4 +64,33 @@ def provision(
         except sm.exceptions.ResourceExistsException:
             arn = sm.put_secret_value(SecretId=secret_name, SecretString=body)["ARN"]
         refs[name] = arn
+    return refs
+
+
+def _tables(template: Template, prefix: str) -> dict[str, str]:
+    """DynamoDB tables with their keys and time-to-live attribute (moto honours TTL on read
+    only as far as the code checks expiry itself, as it must on real DynamoDB too)."""
+    dynamodb = boto3.client("dynamodb")
+    refs: dict[str, str] = {}
+    for name, props in template.of_type("AWS::DynamoDB::Table").items():
+        table = f"{prefix}-{name}"
+        try:
+            arn = dynamodb.create_table(
+                TableName=table,
+                AttributeDefinitions=props["AttributeDefinitions"],
+                KeySchema=props["KeySchema"],
+                BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"),
+            )["TableDescription"]["TableArn"]
+        except dynamodb.exceptions.ResourceInUseException:
+            arn = dynamodb.describe_table(TableName=table)["Table"]["TableArn"]
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl:
+            dynamodb.update_time_to_live(
+                TableName=table,
+                TimeToLiveSpecification={
+                    "AttributeName": ttl["AttributeName"],
+                    "Enabled": bool(ttl.get("Enabled", True)),
+                },
+            )
+        refs.update({name: table, f"{name}.Arn": arn})
     return refs

@@ -6,7 +6,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gateway import writes
-from gateway.http_api import create_app, raw_body, vendor_response
+from gateway.http_api import create_app, idempotency_key, raw_body, vendor_response
 from gateway.observability import instrumented
 from gateway.td_postback import PostbackRequest
 
@@ -18,7 +18,8 @@ def postback(database: str, table: str) -> Response[str]:
     request = PostbackRequest.model_validate(
         {"database": database, "table": table, "record": raw_body(app.current_event)}
     )
-    return vendor_response(writes.submit(request))
+    key = idempotency_key(app.current_event)
+    return vendor_response(writes.submit(request, idempotency_key=key))
 
 
 @instrumented()

@@ -58,6 +58,28 @@ class PayloadTooLarge(GatewayError):
     title = "Payload too large"
 
 
+class IdempotencyKeyInUse(GatewayError):
+    status = 409
+    code = "IDEMPOTENCY_KEY_IN_USE"
+    title = "Request with this Idempotency-Key in progress"
+
+
+class IdempotencyKeyReused(GatewayError):
+    status = 422
+    code = "IDEMPOTENCY_KEY_REUSED"
+    title = "Idempotency-Key reused with another request"
+
+
+class IdempotencyUnavailable(GatewayError):
+    status = 503
+    code = "IDEMPOTENCY_UNAVAILABLE"
+    title = "Service unavailable"
+
+    def __init__(self, detail: str, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"Retry-After": "5"})
+        super().__init__(detail, **kwargs)
+
+
 # --- ours ---------------------------------------------------------------------------------------
 
 

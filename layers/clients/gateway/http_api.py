@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -61,6 +62,22 @@ def raw_body(event: APIGatewayProxyEventV2) -> bytes:
         raise InvalidRequest("body is not valid base64", code="INVALID_BODY_ENCODING") from None
 
 
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII, as a header value allows
+
+
+def idempotency_key(event: APIGatewayProxyEventV2) -> str | None:
+    """The `Idempotency-Key` request header, checked; None when the caller sent none."""
+    key = event.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not IDEMPOTENCY_KEY.fullmatch(key):
+        raise InvalidRequest(
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            code="INVALID_IDEMPOTENCY_KEY",
+        )
+    return key
+
+
 def json_body(event: APIGatewayProxyEventV2, *, max_bytes: int) -> Any:
     return parse_json(raw_body(event), max_bytes=max_bytes)
 
@@ -71,15 +88,17 @@ def json_object_body(event: APIGatewayProxyEventV2, *, max_bytes: int) -> dict[s
 
 def vendor_response(answer: VendorResponse | Queued) -> Response[str]:
     """A vendor's success passed through, or 202 for a write queued for retry."""
+    replayed = {"Idempotency-Replayed": "true"} if answer.replayed else {}
     if isinstance(answer, Queued):
         return Response(
             status_code=202,
             content_type="application/json",
             body=json.dumps({"status": "queued", "retryId": answer.retry_id}),
+            headers=replayed or None,
         )
     return Response(
         status_code=answer.status,
         content_type=answer.content_type or "application/json",
         body=answer.body if answer.status != 204 else None,
-        headers=answer.headers or None,
+        headers={**answer.headers, **replayed} or None,
     )

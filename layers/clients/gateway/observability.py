@@ -8,6 +8,8 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 
+from gateway import invocation
+
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
@@ -21,7 +23,11 @@ def instrumented(
     """Wrap a Lambda entry point with structured logging (correlation id), tracing and EMF."""
 
     def decorate(handler: Handler) -> Handler:
-        wrapped = logger.inject_lambda_context(correlation_id_path=correlation_id_path)(handler)
+        def bound(event: dict[str, Any], context: Any) -> Any:
+            invocation.bind(context)
+            return handler(event, context)
+
+        wrapped = logger.inject_lambda_context(correlation_id_path=correlation_id_path)(bound)
         wrapped = tracer.capture_lambda_handler(wrapped)
         return metrics.log_metrics(wrapped)
 

@@ -6,7 +6,7 @@ import random
 
 from pydantic import ValidationError
 
-from gateway import retry_queue, writes
+from gateway import idempotency, retry_queue, writes
 from gateway.envelope import Envelope
 from gateway.errors import UpstreamError
 from gateway.observability import logger
@@ -51,7 +51,11 @@ def _replay_or_park(body: str, *, receive_count: int, receipt_handle: str) -> No
         retry_id=envelope.id, kind=envelope.kind, attempt=envelope.attempt + receive_count
     )
     try:
-        writes.resend(envelope)
+        delivered = writes.resend_once(envelope)
+    except idempotency.InProgress:
+        # Another receive of this envelope is being delivered: look again after a backoff.
+        _back_off(receipt_handle, receive_count)
+        raise RetryLater("the same envelope is being delivered by another invocation") from None
     except writes.MalformedEnvelope as exc:
         retry_queue.park(body, f"malformed envelope: {exc}", retry_id=envelope.id)
     except UpstreamError as exc:
@@ -72,7 +76,7 @@ def _replay_or_park(body: str, *, receive_count: int, receipt_handle: str) -> No
             _back_off(receipt_handle, receive_count)
             raise RetryLater(exc.detail) from exc
     else:
-        logger.info("retry delivered")
+        logger.info("retry delivered" if delivered else "already delivered: skipped")
     finally:
         logger.thread_safe_remove_keys(["retry_id", "kind", "attempt"])
 

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     retry_backoff_base_seconds: float = Field(default=30, ge=0, le=3600)
     retry_backoff_max_seconds: float = Field(default=3600, ge=0, le=43_200)
 
+    # The IdempotencyTable (DynamoDB): unset, writes are not deduplicated (at least once only).
+    idempotency_table: str | None = None
+    idempotency_ttl_seconds: int = Field(default=86_400, ge=60, le=7 * 86_400)
+
     upstream_connect_timeout_seconds: float = Field(default=1.0, gt=0, le=10)
     upstream_timeout_seconds: float = Field(default=4.0, gt=0, le=25)
 
@@ -51,6 +55,7 @@ class Settings(BaseSettings):
         "rr_secret_id",
         "retry_queue_url",
         "dead_letter_queue_url",
+        "idempotency_table",
         mode="before",
     )
     @classmethod

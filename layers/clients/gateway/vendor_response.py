@@ -13,6 +13,7 @@ class VendorResponse:
     body: str
     content_type: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    replayed: bool = False  # the saved answer to an earlier request with the same Idempotency-Key
 
     @classmethod
     def of(
@@ -32,3 +33,4 @@ class Queued:
     """The write failed retryably and its envelope is durably on RetryQueue."""
 
     retry_id: str
+    replayed: bool = False

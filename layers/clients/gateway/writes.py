@@ -3,15 +3,23 @@ credentials park it on the DLQ (502). `resend` replays an envelope through the v
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from gateway import retry_queue
+from gateway import idempotency, retry_queue
 from gateway.envelope import Envelope, WriteRequest
-from gateway.errors import GatewayError, UpstreamAuth, UpstreamError, UpstreamThrottled
+from gateway.errors import (
+    GatewayError,
+    IdempotencyKeyInUse,
+    IdempotencyUnavailable,
+    UpstreamAuth,
+    UpstreamError,
+    UpstreamThrottled,
+)
 from gateway.observability import metrics
 from gateway.vendor_response import Queued, VendorResponse
 
@@ -35,7 +43,36 @@ class MalformedEnvelope(Exception):
     """An envelope no delivery can replay: unknown kind, or a request failing validation."""
 
 
-def submit(request: WriteRequest) -> VendorResponse | Queued:
+def submit(request: WriteRequest, *, idempotency_key: str | None = None) -> VendorResponse | Queued:
+    """Deliver the write. With an `Idempotency-Key`, a repeat of the same request gets the first
+    answer (200 or 202) back instead of a second delivery."""
+    if idempotency_key is None:
+        return _submit(request)
+    try:
+        saved, replayed = idempotency.once(
+            f"key:{request.kind}",
+            idempotency_key,
+            request.model_dump(mode="json"),
+            lambda: _answer_to_dict(_submit(request)),
+        )
+    except idempotency.InProgress:
+        raise IdempotencyKeyInUse(
+            "a request with this Idempotency-Key is still in progress; retry it shortly",
+            headers={"Retry-After": "1"},
+        ) from None
+    return _answer_from_dict(saved, replayed=replayed)
+
+
+def _answer_to_dict(answer: VendorResponse | Queued) -> dict[str, Any]:
+    return {"type": type(answer).__name__, **dataclasses.asdict(answer)}
+
+
+def _answer_from_dict(saved: dict[str, Any], *, replayed: bool) -> VendorResponse | Queued:
+    fields = {k: v for k, v in saved.items() if k != "type"} | {"replayed": replayed}
+    return Queued(**fields) if saved["type"] == "Queued" else VendorResponse(**fields)
+
+
+def _submit(request: WriteRequest) -> VendorResponse | Queued:
     delivery = _deliveries()[request.kind]
     try:
         response = delivery.send(request)
@@ -59,6 +96,27 @@ def queue_for_retry(request: WriteRequest, error: GatewayError) -> str:
     envelope = Envelope.for_failure(request.kind, request.model_dump(mode="json"), error)
     retry_queue.enqueue(envelope)
     return envelope.id
+
+
+def resend_once(envelope: Envelope) -> bool:
+    """Replay the envelope unless an earlier receive of it was delivered (SQS delivers at least
+    once); returns False when it was. Raises `idempotency.InProgress` while another receive of
+    it is being delivered. Without the idempotency table, or when it fails, it is delivered:
+    a duplicate is better than a write lost."""
+    if not idempotency.enabled():
+        resend(envelope)
+        return True
+    try:
+        _, replayed = idempotency.once(
+            "envelope",
+            envelope.id,
+            {"kind": envelope.kind, "request": envelope.request},
+            lambda: _answer_to_dict(resend(envelope)),
+        )
+    except IdempotencyUnavailable:
+        resend(envelope)
+        return True
+    return not replayed
 
 
 def resend(envelope: Envelope) -> VendorResponse:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import requests
 
+from gateway.errors import GatewayError
+
 
 @dataclass(frozen=True)
 class VendorResponse:
@@ -32,3 +34,4 @@ class Queued:
     """The write failed retryably and its envelope is durably on RetryQueue."""
 
     retry_id: str
+    error: GatewayError | None = None  # the failure that queued it (for callers answering 503)

@@ -24,10 +24,13 @@ class Delivery:
 
 def _deliveries() -> dict[str, Delivery]:
     # The dispatch table by envelope kind: a new write kind is one line here.
-    from gateway import td_postback
+    from gateway import td_personalization, td_postback
 
     return {
         td_postback.PostbackRequest.kind: Delivery(td_postback.PostbackRequest, td_postback.send),
+        td_personalization.PersonalizationRequest.kind: Delivery(
+            td_personalization.PersonalizationRequest, td_personalization.send
+        ),
     }
 
 
@@ -35,13 +38,17 @@ class MalformedEnvelope(Exception):
     """An envelope no delivery can replay: unknown kind, or a request failing validation."""
 
 
-def submit(request: WriteRequest) -> VendorResponse | Queued:
+def submit(
+    request: WriteRequest, *, send: Callable[[Any], VendorResponse] | None = None
+) -> VendorResponse | Queued:
+    """`send` replaces the delivery's own call for this first attempt (e.g. with an in-line
+    retry); replays always use the delivery's."""
     delivery = _deliveries()[request.kind]
     try:
-        response = delivery.send(request)
+        response = (send or delivery.send)(request)
     except UpstreamError as exc:
         if exc.retryable and not isinstance(exc, UpstreamThrottled):
-            return Queued(queue_for_retry(request, exc))
+            return Queued(queue_for_retry(request, exc), exc)
         if isinstance(exc, UpstreamAuth):
             envelope = Envelope.for_failure(request.kind, request.model_dump(mode="json"), exc)
             retry_queue.park(

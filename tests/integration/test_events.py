@@ -75,7 +75,9 @@ def test_retry_events_deliver_and_park(
 def test_personalization_events_reach_td(
     gateway: Gateway, load_event: Callable[[str], dict[str, Any]]
 ) -> None:
-    accepted = gateway.invoke("PersonalizationFunction", load_event("personalization-accepted.json"))
+    accepted = gateway.invoke(
+        "PersonalizationFunction", load_event("personalization-accepted.json")
+    )
     offers = gateway.invoke("PersonalizationFunction", load_event("personalization-offers.json"))
     gateway.invoke("RetryFunction", load_event("retry-td-personalization.json"))
 

@@ -1,1 +1,0 @@
-"""Benchmarks, run as modules: `.venv/bin/python -m benchmarks.<name>`."""

@@ -40,9 +40,9 @@ class Backing:
 
     def sandbox_for(self, fn: Function) -> VendorSandbox:
         """The sandbox the function's vendor endpoint points at."""
-        env = self.envs[fn.logical_id]
+        # The template's own variables: the runtime sets every sandbox endpoint in every env.
         for spec in SANDBOXES:
-            if any(var in env for var in spec.endpoints):
+            if any(var in fn.environment for var in spec.endpoints):
                 return self.sandboxes[spec.name]
         raise LookupError(f"no sandbox serves {fn.logical_id}")
 

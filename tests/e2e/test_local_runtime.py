@@ -127,3 +127,15 @@ def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
         requests.get(f"{rt.api}/_local/status", timeout=2)
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{rt.sandbox('td-postback')}/_sandbox/received", timeout=2)
+
+
+def test_personalization_event_reaches_the_td_p13n_sandbox(runtime: Runtime) -> None:
+    table = f"t_{uuid.uuid4().hex[:8]}"
+    response = requests.post(
+        f"{runtime.api}/v1/personalization/e2e_p13n/{table}", json={"td_client_id": "c"}, timeout=15
+    )
+
+    assert response.status_code == 204
+    [event] = [r["body"] for r in runtime.received("td-p13n") if r["path"] == f"/e2e_p13n/{table}"]
+    assert event["td_client_id"] == "c"
+    assert event["uuid"]

@@ -19,6 +19,11 @@ EXPECTED: dict[str, tuple[str, Any]] = {
     "postback-invalid-json.json": ("PostbackFunction", 400),
     "postback-not-object.json": ("PostbackFunction", 400),
     "retry-td-postback.json": ("RetryFunction", {"batchItemFailures": []}),
+    "personalization-accepted.json": ("PersonalizationFunction", 204),
+    "personalization-offers.json": ("PersonalizationFunction", 200),
+    "personalization-invalid-table.json": ("PersonalizationFunction", 400),
+    "personalization-not-object.json": ("PersonalizationFunction", 400),
+    "retry-td-personalization.json": ("RetryFunction", {"batchItemFailures": []}),
     "retry-malformed.json": ("RetryFunction", {"batchItemFailures": []}),
 }
 
@@ -65,3 +70,24 @@ def test_retry_events_deliver_and_park(
         {"user_id": "u-123", "url": "https://www.example.com/"}
     ]
     assert len(gateway.messages("DeadLetterQueue")) == 2
+
+
+def test_personalization_events_reach_td(
+    gateway: Gateway, load_event: Callable[[str], dict[str, Any]]
+) -> None:
+    accepted = gateway.invoke(
+        "PersonalizationFunction", load_event("personalization-accepted.json")
+    )
+    offers = gateway.invoke("PersonalizationFunction", load_event("personalization-offers.json"))
+    gateway.invoke("RetryFunction", load_event("retry-td-personalization.json"))
+
+    assert accepted["statusCode"] == 204
+    assert json.loads(offers["body"])["offers"]
+    [filled, replayed] = gateway.p13n.events("web_p13n", "page_views")
+    assert filled["td_client_id"] == "c-123"
+    assert isinstance(filled["time"], int)
+    assert filled["uuid"]
+    assert replayed["uuid"] == "3f1c2b7a-9e84-4d0b-8a6e-5c2d1f0e9b44"
+    assert gateway.p13n.events("personalization__database", "preferences_table")[0]["time"] == (
+        1764000000
+    )

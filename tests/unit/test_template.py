@@ -22,6 +22,7 @@ def test_contract_resources_exist() -> None:
         "DeadLetterQueue",
         "TreasureDataSecret",
         "PostbackFunction",
+        "PersonalizationFunction",
         "RetryFunction",
     ):
         assert name in TEMPLATE.resources
@@ -30,6 +31,21 @@ def test_contract_resources_exist() -> None:
 def test_postback_route() -> None:
     routes = TEMPLATE.function("PostbackFunction").routes
     assert [(r.method, r.path) for r in routes] == [("POST", "/v1/postback/{database}/{table}")]
+
+
+def test_personalization_route_and_environment() -> None:
+    fn = TEMPLATE.function("PersonalizationFunction")
+    assert [(r.method, r.path, r.auth) for r in fn.routes] == [
+        ("POST", "/v1/personalization/{database}/{table}", "NONE")
+    ]
+    assert fn.environment["TD_P13N_ENDPOINT"] == {"Ref": "TdP13nEndpoint"}
+    assert fn.environment["TD_SECRET_ID"] == {"Ref": "TreasureDataSecret"}
+    # RetryFunction replays td.personalization envelopes through the same client.
+    retry = TEMPLATE.function("RetryFunction")
+    assert retry.environment["TD_P13N_ENDPOINT"] == {"Ref": "TdP13nEndpoint"}
+    # Two TD attempts (the in-line retry) at the longest read timeout, then queueing, fit.
+    max_read = TEMPLATE.raw["Parameters"]["UpstreamTimeoutSeconds"]["MaxValue"]
+    assert fn.timeout > 2 * max_read
 
 
 def test_retry_function_reports_batch_item_failures() -> None:

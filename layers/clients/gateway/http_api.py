@@ -96,9 +96,12 @@ def vendor_response(answer: VendorResponse | Queued) -> Response[str]:
             body=json.dumps({"status": "queued", "retryId": answer.retry_id}),
             headers=replayed or None,
         )
+    if answer.status == 204:
+        # No content and no type (a None body would be serialized as "null").
+        return Response(status_code=204, body="", headers={**answer.headers, **replayed} or None)
     return Response(
         status_code=answer.status,
         content_type=answer.content_type or "application/json",
-        body=answer.body if answer.status != 204 else None,
+        body=answer.body,
         headers={**answer.headers, **replayed} or None,
     )

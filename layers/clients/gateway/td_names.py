@@ -8,6 +8,8 @@ from gateway.errors import InvalidRequest
 
 # TD's rule for the postback path (vendor document): letters, digits and underscores only.
 NAME = re.compile(r"[A-Za-z0-9_]+")
+# The Real-time Personalization API's stricter rule (DESIGN.md): lower case, 3 to 128 characters.
+P13N_NAME = re.compile(r"[0-9a-z_]{3,128}")
 
 
 def check_name(

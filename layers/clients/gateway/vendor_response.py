@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import requests
 
+from gateway.errors import GatewayError
+
 
 @dataclass(frozen=True)
 class VendorResponse:
@@ -34,3 +36,4 @@ class Queued:
 
     retry_id: str
     replayed: bool = False
+    error: GatewayError | None = None  # the failure that queued it (for callers answering 503)

@@ -32,10 +32,13 @@ class Delivery:
 
 def _deliveries() -> dict[str, Delivery]:
     # The dispatch table by envelope kind: a new write kind is one line here.
-    from gateway import td_postback
+    from gateway import td_personalization, td_postback
 
     return {
         td_postback.PostbackRequest.kind: Delivery(td_postback.PostbackRequest, td_postback.send),
+        td_personalization.PersonalizationRequest.kind: Delivery(
+            td_personalization.PersonalizationRequest, td_personalization.send
+        ),
     }
 
 
@@ -43,17 +46,23 @@ class MalformedEnvelope(Exception):
     """An envelope no delivery can replay: unknown kind, or a request failing validation."""
 
 
-def submit(request: WriteRequest, *, idempotency_key: str | None = None) -> VendorResponse | Queued:
+def submit(
+    request: WriteRequest,
+    *,
+    idempotency_key: str | None = None,
+    send: Callable[[Any], VendorResponse] | None = None,
+) -> VendorResponse | Queued:
     """Deliver the write. With an `Idempotency-Key`, a repeat of the same request gets the first
-    answer (200 or 202) back instead of a second delivery."""
+    answer (200 or 202) back instead of a second delivery. `send` replaces the delivery's own
+    call for this first attempt (e.g. with an in-line retry); replays always use the delivery's."""
     if idempotency_key is None:
-        return _submit(request)
+        return _submit(request, send)
     try:
         saved, replayed = idempotency.once(
             f"key:{request.kind}",
             idempotency_key,
             request.model_dump(mode="json"),
-            lambda: _answer_to_dict(_submit(request)),
+            lambda: _answer_to_dict(_submit(request, send)),
         )
     except idempotency.InProgress:
         raise IdempotencyKeyInUse(
@@ -64,7 +73,9 @@ def submit(request: WriteRequest, *, idempotency_key: str | None = None) -> Vend
 
 
 def _answer_to_dict(answer: VendorResponse | Queued) -> dict[str, Any]:
-    return {"type": type(answer).__name__, **dataclasses.asdict(answer)}
+    fields = {f.name: getattr(answer, f.name) for f in dataclasses.fields(answer)}
+    fields.pop("error", None)  # the failure that queued it is not part of the saved answer
+    return {"type": type(answer).__name__, **fields}
 
 
 def _answer_from_dict(saved: dict[str, Any], *, replayed: bool) -> VendorResponse | Queued:
@@ -72,13 +83,15 @@ def _answer_from_dict(saved: dict[str, Any], *, replayed: bool) -> VendorRespons
     return Queued(**fields) if saved["type"] == "Queued" else VendorResponse(**fields)
 
 
-def _submit(request: WriteRequest) -> VendorResponse | Queued:
+def _submit(
+    request: WriteRequest, send: Callable[[Any], VendorResponse] | None
+) -> VendorResponse | Queued:
     delivery = _deliveries()[request.kind]
     try:
-        response = delivery.send(request)
+        response = (send or delivery.send)(request)
     except UpstreamError as exc:
         if exc.retryable and not isinstance(exc, UpstreamThrottled):
-            return Queued(queue_for_retry(request, exc))
+            return Queued(queue_for_retry(request, exc), error=exc)
         if isinstance(exc, UpstreamAuth):
             envelope = Envelope.for_failure(request.kind, request.model_dump(mode="json"), exc)
             retry_queue.park(

@@ -42,7 +42,9 @@ def main() -> None:
         functions = stack.template.functions()
         print("cold start ...", flush=True)
         results["cold_start"] = [
-            asdict(processes.cold_start(stack, fn, sizes["rounds"])) for fn in functions
+            asdict(processes.cold_start(stack, fn, sizes["rounds"], tracing))
+            for fn in functions
+            for tracing in (True, False)
         ]
         print("memory ...", flush=True)
         results["memory"] = [

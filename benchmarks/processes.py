@@ -24,6 +24,7 @@ SQS_EXAMPLE = "retry-td-postback.json"
 @dataclass
 class ColdStart:
     function: str
+    tracing: bool  # TracingEnabled: the X-Ray SDK loaded or not
     wall_ms: float  # median wall time of the whole process
     floor_ms: float  # median wall time of the floor's process, interleaved
     import_ms: float  # median time to import the handler (from interpreter start)
@@ -43,10 +44,11 @@ class Memory:
     floor_rss_mib: float
 
 
-def _env(backing: Backing, fn: Function) -> dict[str, str]:
+def _env(backing: Backing, fn: Function, tracing: bool = False) -> dict[str, str]:
     return {
         **os.environ,
         **backing.envs[fn.logical_id],
+        "POWERTOOLS_TRACE_DISABLED": "false" if tracing else "true",
         "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'layers' / 'clients'}",
         "PYTHONDONTWRITEBYTECODE": "0",
     }
@@ -58,14 +60,16 @@ def _event_file(backing: Backing, fn: Function) -> Path:
     return EVENTS / SQS_EXAMPLE
 
 
-def _probe(backing: Backing, fn: Function, calls: int) -> tuple[float, dict[str, Any]]:
+def _probe(
+    backing: Backing, fn: Function, calls: int, tracing: bool = False
+) -> tuple[float, dict[str, Any]]:
     argv = [
         sys.executable, "-m", "benchmarks.probe", fn.module, fn.attribute,
         str(_event_file(backing, fn)), fn.logical_id, str(fn.timeout), str(calls),
     ]  # fmt: skip
     start = time.perf_counter()
     done = subprocess.run(
-        argv, env=_env(backing, fn), cwd=ROOT, capture_output=True, text=True, check=True
+        argv, env=_env(backing, fn, tracing), cwd=ROOT, capture_output=True, text=True, check=True
     )
     wall = (time.perf_counter() - start) * 1000
     return wall, json.loads(done.stderr.strip().splitlines()[-1])
@@ -79,18 +83,24 @@ def _floor(code: str) -> tuple[float, str]:
     return (time.perf_counter() - start) * 1000, done.stdout
 
 
-def cold_start(backing: Backing, fn: Function, rounds: int) -> ColdStart:
-    _probe(backing, fn, 1)  # compiles .pyc files once, as a deployed package ships them
+def cold_start(backing: Backing, fn: Function, rounds: int, tracing: bool) -> ColdStart:
+    _probe(backing, fn, 1, tracing)  # compiles .pyc files once, as a deployed package ships them
     walls, floors, imports, firsts, status = [], [], [], [], None
     for _ in range(rounds):
         floors.append(_floor(FLOOR)[0])
-        wall, result = _probe(backing, fn, 1)
+        wall, result = _probe(backing, fn, 1, tracing)
         walls.append(wall)
         imports.append(result["import_ms"])
         firsts.append(result["calls_ms"])
         status = result["status"]
     return ColdStart(
-        fn.logical_id, median(walls), median(floors), median(imports), median(firsts), status
+        fn.logical_id,
+        tracing,
+        median(walls),
+        median(floors),
+        median(imports),
+        median(firsts),
+        status,
     )
 
 

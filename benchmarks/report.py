@@ -25,13 +25,15 @@ def write_report(run: dict[str, Any], baseline: dict[str, Any] | None, path: Pat
         "The function's process imports its handler and serves its example event (secret from",
         "moto, vendor call to the sandbox); the floor's process only imports boto3 and requests.",
         "",
-        "| Function | process ms | floor ms | ratio | handler import ms | first call ms | status |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| Function | tracing | process ms | floor ms | ratio | handler import ms | first call ms "
+        "| status |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for c in run["cold_start"]:
         ratio = c["wall_ms"] / c["floor_ms"]
         lines.append(
-            f"| {c['function']} | {c['wall_ms']:.0f} | {c['floor_ms']:.0f} | {ratio:.2f}x"
+            f"| {c['function']} | {'on' if c['tracing'] else 'off'} | {c['wall_ms']:.0f} "
+            f"| {c['floor_ms']:.0f} | {ratio:.2f}x"
             f"{_mark(ratio <= COLD_TARGET)} | {c['import_ms']:.0f} | {c['first_call_ms']:.0f} "
             f"| {c['status']} |"
         )
@@ -99,11 +101,12 @@ def _before_after(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         "| Figure | before | after |",
         "|---|---:|---:|",
     ]
-    old_cold = {c["function"]: c for c in before["cold_start"]}
+    old_cold = {(c["function"], c.get("tracing", True)): c for c in before["cold_start"]}
     for c in after["cold_start"]:
-        if (o := old_cold.get(c["function"])) is not None:
+        if (o := old_cold.get((c["function"], c["tracing"]))) is not None:
+            tracing = "tracing on" if c["tracing"] else "tracing off"
             lines.append(
-                f"| cold start {c['function']} | {o['wall_ms'] / o['floor_ms']:.2f}x "
+                f"| cold start {c['function']} ({tracing}) | {o['wall_ms'] / o['floor_ms']:.2f}x "
                 f"| {c['wall_ms'] / c['floor_ms']:.2f}x |"
             )
     old_warm = {w["route"]: w for w in before["warm"]}
@@ -130,8 +133,17 @@ def write_chart(run: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (cold, warm) = plt.subplots(1, 2, figsize=(12, 4.5))
-    names = [c["function"].removesuffix("Function") for c in run["cold_start"]]
-    cold.bar(names, [c["wall_ms"] / c["floor_ms"] for c in run["cold_start"]], color="#4c72b0")
+    for tracing, color, offset in ((True, "#4c72b0", -0.2), (False, "#55a868", 0.2)):
+        rows = [c for c in run["cold_start"] if c["tracing"] == tracing]
+        cold.bar(
+            [i + offset for i in range(len(rows))],
+            [c["wall_ms"] / c["floor_ms"] for c in rows],
+            width=0.4,
+            color=color,
+            label="tracing on" if tracing else "tracing off",
+        )
+    names = [c["function"].removesuffix("Function") for c in run["cold_start"] if c["tracing"]]
+    cold.set_xticks(range(len(names)), names)
     cold.axhline(COLD_TARGET, color="#c44e52", linestyle="--", label=f"target {COLD_TARGET}x")
     cold.set_title("Cold start / floor (import boto3 + requests)")
     cold.set_ylabel("ratio")

@@ -78,7 +78,7 @@ class Template:
         return next(f for f in self.functions() if f.logical_id == logical_id)
 
     def resolve(self, value: Any, refs: dict[str, str]) -> Any:
-        """Resolve the intrinsics the template uses in environments: Ref and GetAtt."""
+        """Resolve the intrinsics the template uses in environments: Ref, GetAtt and If."""
         if isinstance(value, dict) and len(value) == 1:
             ((fn, arg),) = value.items()
             if fn == "Ref":
@@ -90,7 +90,17 @@ class Template:
             if fn == "Fn::GetAtt":
                 name = ".".join(arg) if isinstance(arg, list) else arg
                 return refs[name]
+            if fn == "Fn::If":
+                condition, when_true, when_false = arg
+                chosen = when_true if self.condition(condition, refs) else when_false
+                return self.resolve(chosen, refs)
         return value
+
+    def condition(self, name: str, refs: dict[str, str]) -> bool:
+        """A condition of the template's Conditions (the Fn::Equals form it uses)."""
+        spec = self.raw.get("Conditions", {})[name]
+        left, right = spec["Fn::Equals"]
+        return str(self.resolve(left, refs)) == str(self.resolve(right, refs))
 
     def environment(self, fn: Function, refs: dict[str, str]) -> dict[str, str]:
         return {k: str(self.resolve(v, refs)) for k, v in fn.environment.items()}

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 
 from gateway import invocation
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
+
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
+
+
+def _tracer() -> Tracer | None:
+    # Importing the X-Ray SDK is the largest single cost of a cold start (benchmarks/REPORT.md):
+    # with tracing turned off (TracingEnabled=false sets Powertools' own switch) it is not loaded.
+    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in ("1", "true", "yes", "on"):
+        return None
+    from aws_lambda_powertools import Tracer
+
+    return Tracer()
+
+
+tracer = _tracer()
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -28,7 +44,8 @@ def instrumented(
             return handler(event, context)
 
         wrapped = logger.inject_lambda_context(correlation_id_path=correlation_id_path)(bound)
-        wrapped = tracer.capture_lambda_handler(wrapped)
+        if tracer is not None:
+            wrapped = tracer.capture_lambda_handler(wrapped)
         return metrics.log_metrics(wrapped)
 
     return decorate

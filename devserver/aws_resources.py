@@ -1,6 +1,6 @@
-"""Creates the template's queues and secrets in an AWS endpoint (a moto server locally): the
-RetryQueue with its redrive policy and visibility timeout, the DeadLetterQueue, and the vendor
-secrets seeded with the sandboxes' credentials."""
+"""Creates the template's queues, tables and secrets in an AWS endpoint (a moto server locally):
+the RetryQueue with its redrive policy and visibility timeout, the DeadLetterQueue, DynamoDB
+tables with their TTL, and the vendor secrets seeded with the sandboxes' credentials."""
 
 from __future__ import annotations
 
@@ -17,6 +17,11 @@ SANDBOX_SECRETS: dict[str, dict[str, str]] = {
         "write_key": "sandbox-td-write-key",
         "api_key": "1/sandbox-td-api-key",
         "wp13n_token": "1/8/sandbox-p13n-token",
+    },
+    "RoktSecret": {
+        "public_id": "sandbox-rokt-pub-id",
+        "secret": "sandbox-rokt-secret",
+        "tag_id": "3068704822624787054",
     },
 }
 
@@ -54,6 +59,8 @@ def provision(
             "QueueArn"
         ]
         refs.update({name: url, f"{name}.Arn": arn, f"{name}.QueueName": f"{prefix}-{name}"})
+    for name, props in template.of_type("AWS::DynamoDB::Table").items():
+        refs.update(_table(f"{prefix}-{name}", props, name))
     values = {**SANDBOX_SECRETS, **(secrets or {})}
     for name in template.of_type("AWS::SecretsManager::Secret"):
         secret_name = f"{prefix}/{name}"
@@ -64,3 +71,24 @@ def provision(
             arn = sm.put_secret_value(SecretId=secret_name, SecretString=body)["ARN"]
         refs[name] = arn
     return refs
+
+
+def _table(table_name: str, props: dict[str, Any], name: str) -> dict[str, str]:
+    dynamodb = boto3.client("dynamodb")
+    try:
+        arn = dynamodb.create_table(
+            TableName=table_name,
+            AttributeDefinitions=props["AttributeDefinitions"],
+            KeySchema=props["KeySchema"],
+            BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"),
+        )["TableDescription"]["TableArn"]
+    except dynamodb.exceptions.ResourceInUseException:  # provisioned before, TTL included
+        arn = dynamodb.describe_table(TableName=table_name)["Table"]["TableArn"]
+        return {name: table_name, f"{name}.Arn": arn}
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        dynamodb.update_time_to_live(
+            TableName=table_name,
+            TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+        )
+    return {name: table_name, f"{name}.Arn": arn}

@@ -68,6 +68,8 @@ def start_runtime(state_dir: Path, *extra: str) -> Runtime:
         "0",
         "--sandbox-port",
         "td-postback=0",
+        "--sandbox-port",
+        "rokt=0",
         "--state-dir",
         str(state_dir),
         *extra,

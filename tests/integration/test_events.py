@@ -18,6 +18,10 @@ EXPECTED: dict[str, tuple[str, Any]] = {
     "postback-invalid-table.json": ("PostbackFunction", 400),
     "postback-invalid-json.json": ("PostbackFunction", 400),
     "postback-not-object.json": ("PostbackFunction", 400),
+    "rokt-experiences-accepted.json": ("RoktExperienceFunction", 200),
+    "rokt-experiences-empty.json": ("RoktExperienceFunction", 200),
+    "rokt-experiences-invalid.json": ("RoktExperienceFunction", 422),
+    "rokt-experiences-invalid-json.json": ("RoktExperienceFunction", 400),
     "retry-td-postback.json": ("RetryFunction", {"batchItemFailures": []}),
     "retry-malformed.json": ("RetryFunction", {"batchItemFailures": []}),
 }

@@ -21,7 +21,9 @@ def test_contract_resources_exist() -> None:
         "RetryQueue",
         "DeadLetterQueue",
         "TreasureDataSecret",
+        "RoktSecret",
         "PostbackFunction",
+        "RoktExperienceFunction",
         "RetryFunction",
     ):
         assert name in TEMPLATE.resources
@@ -30,6 +32,41 @@ def test_contract_resources_exist() -> None:
 def test_postback_route() -> None:
     routes = TEMPLATE.function("PostbackFunction").routes
     assert [(r.method, r.path) for r in routes] == [("POST", "/v1/postback/{database}/{table}")]
+
+
+def test_rokt_route_requires_aws_iam_and_open_routes_stay_open() -> None:
+    routes = TEMPLATE.function("RoktExperienceFunction").routes
+    assert [(r.method, r.path, r.auth) for r in routes] == [
+        ("POST", "/v1/rokt/experiences", "AWS_IAM")
+    ]
+    auth = TEMPLATE.of_type("AWS::Serverless::HttpApi")["HttpApi"]["Auth"]
+    assert auth == {"EnableIamAuthorizer": True}  # no DefaultAuthorizer
+    assert {r.auth for r in TEMPLATE.function("PostbackFunction").routes} == {"NONE"}
+
+
+def test_rokt_function_configuration() -> None:
+    env = TEMPLATE.function("RoktExperienceFunction").environment
+    assert env["ROKT_ENDPOINT"] == {"Ref": "RoktEndpoint"}
+    assert env["ROKT_SECRET_ID"] == {"Ref": "RoktSecret"}
+    assert env["EXPERIENCE_CACHE_TABLE"] == {"Ref": "ExperienceCacheTable"}
+    assert env["ROKT_CACHE_TTL_SECONDS"] == {"Ref": "RoktCacheTtlSeconds"}
+    assert TEMPLATE.parameters["RoktEndpoint"] == "https://server-api.rokt.com"
+
+
+def test_experience_cache_table_expires_items_and_is_only_read_and_written() -> None:
+    table = TEMPLATE.of_type("AWS::DynamoDB::Table")["ExperienceCacheTable"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    assert table["KeySchema"] == [{"AttributeName": "cacheKey", "KeyType": "HASH"}]
+    for fn in TEMPLATE.functions():
+        statements = [s for p in _policies(fn.logical_id) for s in p.get("Statement", [])]
+        dynamodb = [s for s in statements if "dynamodb" in str(s["Action"])]
+        if fn.logical_id != "RoktExperienceFunction":
+            assert dynamodb == [], fn.logical_id
+            continue
+        [statement] = dynamodb
+        assert sorted(_list(statement["Action"])) == ["dynamodb:GetItem", "dynamodb:PutItem"]
+        assert statement["Resource"] == {"Fn::GetAtt": ["ExperienceCacheTable", "Arn"]}
 
 
 def test_retry_function_reports_batch_item_failures() -> None:

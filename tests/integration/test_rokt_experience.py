@@ -408,6 +408,20 @@ def test_expired_item_not_yet_deleted_by_dynamodb_is_a_miss(gateway: Gateway) ->
     assert int(refreshed["expiresAt"]["N"]) > time.time()
 
 
+def test_unreadable_cache_entry_is_a_miss(gateway: Gateway) -> None:
+    fetch(gateway, rokt_request(cacheKey=CACHE_KEY))
+    [item] = cache_items(gateway)
+    boto3.client("dynamodb").put_item(
+        TableName=cache_table(gateway), Item={**item, "body": {"B": b"not zlib"}}
+    )
+
+    response = fetch(gateway, rokt_request(cacheKey=CACHE_KEY))
+
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == SUCCESS
+    assert len(gateway.rokt.requests) == 2
+
+
 def test_empty_experience_is_not_cached(gateway: Gateway) -> None:
     body = rokt_request(attributes={"locale": "en-AU"}, cacheKey=CACHE_KEY)
     fetch(gateway, body)

@@ -78,14 +78,20 @@ def get(key: str) -> VendorResponse | None:
     except (BotoCoreError, ClientError) as exc:
         _failed("get", exc)
         return None
-    if item is None or int(item["expiresAt"]["N"]) <= time.time():
+    if item is None:
         return None
-    return VendorResponse(
-        status=int(item["status"]["N"]),
-        body=zlib.decompress(item["body"]["B"]).decode(),
-        content_type=item["contentType"]["S"],
-        headers=json.loads(item["headers"]["S"]),
-    )
+    try:
+        if int(item["expiresAt"]["N"]) <= time.time():
+            return None  # expired, not yet deleted by TTL
+        return VendorResponse(
+            status=int(item["status"]["N"]),
+            body=zlib.decompress(item["body"]["B"]).decode(),
+            content_type=item["contentType"]["S"],
+            headers=json.loads(item["headers"]["S"]),
+        )
+    except (KeyError, ValueError, zlib.error):  # not an entry this code wrote: a miss
+        logger.warning("unreadable experience cache entry; fetching anew")
+        return None
 
 
 def put(key: str, answer: VendorResponse) -> None:

@@ -23,8 +23,10 @@ from gateway.vendor_response import VendorResponse
 VENDOR = "rokt"
 KEPT_HEADERS = ("rokt-session-id", "rokt-account-id")
 CACHE_HEADER = "x-gateway-cache"
-# Time kept free at the end of the function's deadline to shape the answer.
+# Time kept free at the end of the function's deadline to shape the answer, and the shortest
+# read worth a retry.
 DEADLINE_MARGIN_SECONDS = 0.5
+MIN_READ_SECONDS = 0.5
 # A correlation id travels to Rokt as a header: only a plain token is sent.
 CORRELATION_ID = re.compile(r"[A-Za-z0-9._:=+/-]{1,128}")
 
@@ -57,16 +59,16 @@ def _post_with_retry(body: dict[str, Any], deadline: Deadline) -> VendorResponse
         return _post(body)
     except UpstreamUnavailable as first:
         delay = settings.rokt_retry_delay_seconds
-        budget = deadline.get_remaining_time_in_millis() / 1000 - delay - DEADLINE_MARGIN_SECONDS
-        if budget <= settings.upstream_connect_timeout_seconds:
+        connect = settings.upstream_connect_timeout_seconds
+        left = deadline.get_remaining_time_in_millis() / 1000
+        read_budget = left - delay - DEADLINE_MARGIN_SECONDS - connect
+        if read_budget < MIN_READ_SECONDS:
             logger.warning("no time left to retry Rokt", extra={"status": first.upstream_status})
             raise
         logger.warning("Rokt failed; retrying once", extra={"status": first.upstream_status})
         time.sleep(delay)
-        read_timeout = min(
-            settings.upstream_timeout_seconds, budget - settings.upstream_connect_timeout_seconds
-        )
-        return _post(body, timeout=(settings.upstream_connect_timeout_seconds, read_timeout))
+        read_timeout = min(settings.upstream_timeout_seconds, read_budget)
+        return _post(body, timeout=(connect, read_timeout))
 
 
 def _post(body: dict[str, Any], **kwargs: Any) -> VendorResponse:

@@ -6,7 +6,6 @@ import json
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -16,7 +15,7 @@ from devserver.lambda_context import LambdaContext
 from devserver.template import Route
 from devserver.vendors.rokt import EMPTY, SUCCESS
 from tests.integration.conftest import Gateway
-from tests.support.tcp_proxy import SwitchableProxy
+from tests.support.tcp_proxy import SwitchableProxy, proxy_to
 
 ROUTE = Route("POST", "/v1/rokt/experiences", "AWS_IAM")
 INTEGRATION = {
@@ -457,12 +456,10 @@ def test_cache_table_has_ttl_on_expires_at(gateway: Gateway) -> None:
 def dynamodb_proxy(
     gateway: Gateway, moto_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[SwitchableProxy]:
-    moto = urlsplit(moto_url)
-    proxy = SwitchableProxy(moto.hostname or "127.0.0.1", moto.port or 80)
-    # boto3's per-service endpoint variable: only DynamoDB goes through the proxy.
-    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", proxy.url)
-    yield proxy
-    proxy.stop()
+    with proxy_to(moto_url) as proxy:
+        # boto3's per-service endpoint variable: only DynamoDB goes through the proxy.
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", proxy.url)
+        yield proxy
 
 
 def test_cache_outage_does_not_fail_the_fetch_and_is_skipped_for_a_while(

@@ -123,7 +123,7 @@ def banner(run: Running) -> str:
     lines += [f"  {name:14} {sandbox.url}" for name, sandbox in run.sandboxes.items()]
     lines += [
         "",
-        f"AWS (SQS, Secrets Manager): {run.aws_endpoint or 'your AWS account'}",
+        f"AWS (SQS, Secrets Manager, DynamoDB): {run.aws_endpoint or 'your AWS account'}",
         f"Queues and DLQ: GET {run.api.url}/_local/status, GET {run.api.url}/_local/dead-letters",
         f"Function logs: {run.log_dir}/<Function>.log",
         f"State (URLs as JSON): {run.state_file}",

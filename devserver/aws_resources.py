@@ -1,6 +1,6 @@
-"""Creates the template's queues, tables and secrets in an AWS endpoint (a moto server locally): the
-RetryQueue with its redrive policy and visibility timeout, the DeadLetterQueue, and the vendor
-secrets seeded with the sandboxes' credentials."""
+"""Creates the template's queues, tables and secrets in an AWS endpoint (a moto server locally):
+the RetryQueue with its redrive policy and visibility timeout, the DeadLetterQueue, DynamoDB
+tables with their TTL, and the vendor secrets seeded with the sandboxes' credentials."""
 
 from __future__ import annotations
 
@@ -17,6 +17,11 @@ SANDBOX_SECRETS: dict[str, dict[str, str]] = {
         "write_key": "sandbox-td-write-key",
         "api_key": "1/sandbox-td-api-key",
         "wp13n_token": "1/8/sandbox-p13n-token",
+    },
+    "RoktSecret": {
+        "public_id": "sandbox-rokt-pub-id",
+        "secret": "sandbox-rokt-secret",
+        "tag_id": "3068704822624787054",
     },
 }
 
@@ -54,7 +59,8 @@ def provision(
             "QueueArn"
         ]
         refs.update({name: url, f"{name}.Arn": arn, f"{name}.QueueName": f"{prefix}-{name}"})
-    refs.update(_tables(template, prefix))
+    for name, props in template.of_type("AWS::DynamoDB::Table").items():
+        refs.update(_table(f"{prefix}-{name}", props, name))
     values = {**SANDBOX_SECRETS, **(secrets or {})}
     for name in template.of_type("AWS::SecretsManager::Secret"):
         secret_name = f"{prefix}/{name}"
@@ -67,30 +73,22 @@ def provision(
     return refs
 
 
-def _tables(template: Template, prefix: str) -> dict[str, str]:
-    """DynamoDB tables with their keys and time-to-live attribute (moto honours TTL on read
-    only as far as the code checks expiry itself, as it must on real DynamoDB too)."""
+def _table(table_name: str, props: dict[str, Any], name: str) -> dict[str, str]:
     dynamodb = boto3.client("dynamodb")
-    refs: dict[str, str] = {}
-    for name, props in template.of_type("AWS::DynamoDB::Table").items():
-        table = f"{prefix}-{name}"
-        try:
-            arn = dynamodb.create_table(
-                TableName=table,
-                AttributeDefinitions=props["AttributeDefinitions"],
-                KeySchema=props["KeySchema"],
-                BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"),
-            )["TableDescription"]["TableArn"]
-        except dynamodb.exceptions.ResourceInUseException:
-            arn = dynamodb.describe_table(TableName=table)["Table"]["TableArn"]
-        ttl = props.get("TimeToLiveSpecification")
-        if ttl:
-            dynamodb.update_time_to_live(
-                TableName=table,
-                TimeToLiveSpecification={
-                    "AttributeName": ttl["AttributeName"],
-                    "Enabled": bool(ttl.get("Enabled", True)),
-                },
-            )
-        refs.update({name: table, f"{name}.Arn": arn})
-    return refs
+    try:
+        arn = dynamodb.create_table(
+            TableName=table_name,
+            AttributeDefinitions=props["AttributeDefinitions"],
+            KeySchema=props["KeySchema"],
+            BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"),
+        )["TableDescription"]["TableArn"]
+    except dynamodb.exceptions.ResourceInUseException:  # provisioned before, TTL included
+        arn = dynamodb.describe_table(TableName=table_name)["Table"]["TableArn"]
+        return {name: table_name, f"{name}.Arn": arn}
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        dynamodb.update_time_to_live(
+            TableName=table_name,
+            TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+        )
+    return {name: table_name, f"{name}.Arn": arn}

@@ -22,6 +22,9 @@ from devserver.template import ROOT, Function
 
 LAYER_DIR = ROOT / "layers" / "clients"
 _SPAWN = mp.get_context("spawn")
+# Lambda's init phase (imports) is not part of the function's timeout; on a loaded machine
+# several workers importing at once take a while, so their init gets a generous bound of its own.
+INIT_TIMEOUT_SECONDS = 60
 
 
 class InvocationError(Exception):
@@ -44,6 +47,7 @@ def _worker_main(spec: WorkerSpec, conn: Connection) -> None:
     sys.path[:0] = [str(ROOT / spec.function.code_uri), str(LAYER_DIR)]
     module_name, attribute = spec.function.handler.rsplit(".", 1)
     handler = getattr(importlib.import_module(module_name), attribute)
+    conn.send(("ready", None))
     while True:
         event = conn.recv()
         if event is None:
@@ -69,6 +73,12 @@ class _Worker:
         )
         self.process.start()
         child.close()
+        self.initialised = False
+
+    def wait_initialised(self) -> bool:
+        if not self.initialised and self.conn.poll(INIT_TIMEOUT_SECONDS):
+            self.initialised = self.conn.recv()[0] == "ready"
+        return self.initialised
 
     def stop(self) -> None:
         with contextlib.suppress(OSError):
@@ -105,6 +115,9 @@ class FunctionPool:
         worker = self._idle.get()
         timeout = self.spec.function.timeout
         try:
+            if not worker.wait_initialised():
+                self._replace(worker)
+                raise InvocationError(f"Init timed out after {INIT_TIMEOUT_SECONDS} seconds")
             worker.conn.send(event)
             if not worker.conn.poll(timeout):
                 self._replace(worker)

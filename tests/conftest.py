@@ -30,7 +30,7 @@ os.environ.update(
 os.environ.pop("AWS_PROFILE", None)
 
 from devserver.lambda_context import LambdaContext  # noqa: E402
-from gateway import http_session, idempotency, retry_queue, secrets  # noqa: E402
+from gateway import experience_cache, http_session, idempotency, retry_queue, secrets  # noqa: E402
 from gateway.settings import get_settings  # noqa: E402
 from tests.secret_guard import leaks  # noqa: E402
 
@@ -42,6 +42,7 @@ def reset_layer_state() -> None:
     http_session.reset_session()
     retry_queue._sqs.cache_clear()
     idempotency._store.cache_clear()
+    experience_cache.reset()
 
 
 @pytest.fixture(autouse=True)

@@ -34,6 +34,7 @@ class Request:
     query: dict[str, list[str]]
     headers: dict[str, str]  # lower-cased names
     body: bytes
+    received_at: float = field(default_factory=time.monotonic)  # when it arrived (monotonic)
 
     def json(self) -> Any:
         return json.loads(self.body)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from devserver.vendors.base import VendorSandbox
+from devserver.vendors.rokt import RoktSandbox
 from devserver.vendors.td_personalization import TdPersonalizationSandbox
 from devserver.vendors.td_postback import TdPostbackSandbox
 
@@ -22,4 +23,5 @@ class SandboxSpec:
 SANDBOXES: list[SandboxSpec] = [
     SandboxSpec("td-postback", TdPostbackSandbox, 4010, {"TD_POSTBACK_ENDPOINT": ""}),
     SandboxSpec("td-p13n", TdPersonalizationSandbox, 4011, {"TD_P13N_ENDPOINT": ""}),
+    SandboxSpec("rokt", RoktSandbox, 4012, {"ROKT_ENDPOINT": ""}),
 ]

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import requests
 
+from devserver.vendors.registry import SANDBOXES
 from tests.conftest import ROOT
 from tests.secret_guard import leaks
 
@@ -66,10 +67,7 @@ def start_runtime(state_dir: Path, *extra: str) -> Runtime:
         "0",
         "--moto-port",
         "0",
-        "--sandbox-port",
-        "td-postback=0",
-        "--sandbox-port",
-        "td-p13n=0",
+        *(arg for spec in SANDBOXES for arg in ("--sandbox-port", f"{spec.name}=0")),
         "--state-dir",
         str(state_dir),
         *extra,

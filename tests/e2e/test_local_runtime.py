@@ -92,6 +92,22 @@ def test_every_route_answers_its_example(runtime: Runtime, event_file: Path) -> 
     assert response.status_code in (200, 204), response.text
 
 
+def test_rokt_experience_is_cached_in_dynamodb(runtime: Runtime) -> None:
+    body = json.loads(json.loads((EVENTS / "rokt-experiences-accepted.json").read_text())["body"])
+    body["cacheKey"]["transactionId"] = f"txn-{uuid.uuid4().hex[:8]}"
+
+    def fetch() -> requests.Response:
+        return requests.post(f"{runtime.api}/v1/rokt/experiences", json=body, timeout=15)
+
+    first, second = fetch(), fetch()
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert first.headers["x-gateway-cache"] == "miss"
+    assert second.headers["x-gateway-cache"] == "hit"
+    assert second.json() == first.json()
+    assert second.headers["rokt-session-id"] == first.headers["rokt-session-id"]
+
+
 def test_bad_input_is_a_problem_over_http(runtime: Runtime) -> None:
     response = requests.post(f"{runtime.api}/v1/postback/e2e/bad-table", data="{", timeout=15)
 

@@ -18,6 +18,7 @@ from devserver.aws_resources import provision
 from devserver.lambda_context import LambdaContext
 from devserver.sqs_poller import SqsPoller
 from devserver.template import Template
+from devserver.vendors.rokt import RoktSandbox
 from devserver.vendors.td_personalization import TdPersonalizationSandbox
 from devserver.vendors.td_postback import TdPostbackSandbox
 from tests.conftest import reset_layer_state
@@ -49,6 +50,13 @@ def td_p13n_sandbox() -> Iterator[TdPersonalizationSandbox]:
     sandbox.stop()
 
 
+@pytest.fixture(scope="session")
+def rokt_sandbox() -> Iterator[RoktSandbox]:
+    sandbox = RoktSandbox().start()
+    yield sandbox
+    sandbox.stop()
+
+
 @dataclass
 class Gateway:
     """The deployed stack, in-process: handlers by logical id, queues, secrets, sandboxes."""
@@ -56,6 +64,7 @@ class Gateway:
     refs: dict[str, str]
     td: TdPostbackSandbox
     p13n: TdPersonalizationSandbox
+    rokt: RoktSandbox
     env: dict[str, str] = field(default_factory=dict)
 
     def handler(self, logical_id: str) -> Any:
@@ -123,11 +132,13 @@ def gateway(
     moto_url: str,
     td_sandbox: TdPostbackSandbox,
     td_p13n_sandbox: TdPersonalizationSandbox,
+    rokt_sandbox: RoktSandbox,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Gateway:
     requests.post(f"{moto_url}/moto-api/reset", timeout=5)
     td_sandbox.reset()
     td_p13n_sandbox.reset()
+    rokt_sandbox.reset()
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
     reset_layer_state()
     refs = provision(TEMPLATE)
@@ -138,6 +149,7 @@ def gateway(
         {
             "TD_POSTBACK_ENDPOINT": td_sandbox.url,
             "TD_P13N_ENDPOINT": td_p13n_sandbox.url,
+            "ROKT_ENDPOINT": rokt_sandbox.url,
             "UPSTREAM_CONNECT_TIMEOUT_SECONDS": "0.5",
             "UPSTREAM_TIMEOUT_SECONDS": "1",
             # Backoff runs on the real clock; tests replay at once instead of waiting 30 s.
@@ -149,4 +161,4 @@ def gateway(
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     reset_layer_state()
-    return Gateway(refs=refs, td=td_sandbox, env=env, p13n=td_p13n_sandbox)
+    return Gateway(refs=refs, td=td_sandbox, p13n=td_p13n_sandbox, rokt=rokt_sandbox, env=env)

@@ -9,7 +9,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -19,7 +18,7 @@ from devserver.template import Route
 from devserver.workers import FunctionPool, WorkerSpec
 from gateway.envelope import Envelope, LastError
 from tests.integration.conftest import TEMPLATE, Gateway
-from tests.support.tcp_proxy import SwitchableProxy
+from tests.support.tcp_proxy import SwitchableProxy, proxy_to
 
 ROUTE = Route("POST", "/v1/postback/{database}/{table}")
 
@@ -38,13 +37,11 @@ def postback(gateway: Gateway, record: dict[str, object]) -> int:
 def secrets_proxy(
     gateway: Gateway, moto_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[SwitchableProxy]:
-    moto = urlsplit(moto_url)
-    proxy = SwitchableProxy(moto.hostname or "127.0.0.1", moto.port or 80)
-    # boto3's per-service endpoint variable: only Secrets Manager goes through the proxy.
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", proxy.url)
-    monkeypatch.setenv("SECRETS_MAX_AGE_SECONDS", "0")  # every call goes back to Secrets Manager
-    yield proxy
-    proxy.stop()
+    with proxy_to(moto_url) as proxy:
+        # boto3's per-service endpoint variable: only Secrets Manager goes through the proxy.
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", proxy.url)
+        monkeypatch.setenv("SECRETS_MAX_AGE_SECONDS", "0")  # every call goes back to it
+        yield proxy
 
 
 def test_secrets_manager_down_uses_the_cached_secret(

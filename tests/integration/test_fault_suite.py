@@ -9,7 +9,6 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -17,7 +16,7 @@ from devserver.apigw_event import event_for
 from devserver.template import Route
 from devserver.vendors.base import VendorSandbox
 from tests.integration.conftest import Gateway
-from tests.support.tcp_proxy import SwitchableProxy
+from tests.support.tcp_proxy import SwitchableProxy, proxy_to
 
 REQUESTS = 1000
 SQS_DOWN = range(400, 500)  # requests sent while SQS is unreachable
@@ -65,12 +64,10 @@ KINDS = [
 def sqs_proxy(
     gateway: Gateway, moto_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[SwitchableProxy]:
-    moto = urlsplit(moto_url)
-    proxy = SwitchableProxy(moto.hostname or "127.0.0.1", moto.port or 80)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", proxy.url)
-    monkeypatch.setenv("UPSTREAM_TIMEOUT_SECONDS", "0.3")
-    yield proxy
-    proxy.stop()
+    with proxy_to(moto_url) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", proxy.url)
+        monkeypatch.setenv("UPSTREAM_TIMEOUT_SECONDS", "0.3")
+        yield proxy
 
 
 @pytest.mark.slow

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -14,7 +13,7 @@ from devserver.apigw_event import event_for
 from devserver.template import Route
 from gateway.envelope import Envelope, LastError
 from tests.integration.conftest import Gateway
-from tests.support.tcp_proxy import SwitchableProxy
+from tests.support.tcp_proxy import SwitchableProxy, proxy_to
 
 ROUTE = Route("POST", "/v1/postback/{database}/{table}")
 
@@ -92,11 +91,9 @@ def test_same_envelope_twice_in_one_batch_is_delivered_once(gateway: Gateway) ->
 def dynamodb_proxy(
     gateway: Gateway, moto_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[SwitchableProxy]:
-    moto = urlsplit(moto_url)
-    proxy = SwitchableProxy(moto.hostname or "127.0.0.1", moto.port or 80)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", proxy.url)
-    yield proxy
-    proxy.stop()
+    with proxy_to(moto_url) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", proxy.url)
+        yield proxy
 
 
 def test_replay_delivers_when_the_table_is_unreachable(

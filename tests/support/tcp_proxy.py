@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 
 class SwitchableProxy:
@@ -51,3 +53,14 @@ class SwitchableProxy:
         for s in (src, dst):
             with contextlib.suppress(OSError):
                 s.close()
+
+
+@contextlib.contextmanager
+def proxy_to(url: str) -> Iterator[SwitchableProxy]:
+    """A switchable proxy in front of the host and port of `url`, stopped afterwards."""
+    parts = urlsplit(url)
+    proxy = SwitchableProxy(parts.hostname or "127.0.0.1", parts.port or 80)
+    try:
+        yield proxy
+    finally:
+        proxy.stop()

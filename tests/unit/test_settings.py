@@ -43,6 +43,9 @@ def test_endpoint_override_wins(monkeypatch: pytest.MonkeyPatch) -> None:
         ("TD_POSTBACK_ENDPOINT", "ftp://in.treasuredata.com"),
         ("UPSTREAM_TIMEOUT_SECONDS", "60"),
         ("UPSTREAM_TIMEOUT_SECONDS", "0"),
+        ("ROKT_ENDPOINT", "server-api.rokt.com"),
+        ("ROKT_RETRY_DELAY_SECONDS", "5"),  # Rokt advises 1-2 s
+        ("ROKT_CACHE_TTL_SECONDS", "-1"),
     ],
 )
 def test_invalid_configuration_is_refused(

@@ -21,8 +21,10 @@ def test_contract_resources_exist() -> None:
         "RetryQueue",
         "DeadLetterQueue",
         "TreasureDataSecret",
+        "RoktSecret",
         "PostbackFunction",
         "PersonalizationFunction",
+        "RoktExperienceFunction",
         "RetryFunction",
     ):
         assert name in TEMPLATE.resources
@@ -46,6 +48,41 @@ def test_personalization_route_and_environment() -> None:
     # Two TD attempts (the in-line retry) at the longest read timeout, then queueing, fit.
     max_read = TEMPLATE.raw["Parameters"]["UpstreamTimeoutSeconds"]["MaxValue"]
     assert fn.timeout > 2 * max_read
+
+
+def test_rokt_route_requires_aws_iam_and_open_routes_stay_open() -> None:
+    routes = TEMPLATE.function("RoktExperienceFunction").routes
+    assert [(r.method, r.path, r.auth) for r in routes] == [
+        ("POST", "/v1/rokt/experiences", "AWS_IAM")
+    ]
+    auth = TEMPLATE.of_type("AWS::Serverless::HttpApi")["HttpApi"]["Auth"]
+    assert auth == {"EnableIamAuthorizer": True}  # no DefaultAuthorizer
+    assert {r.auth for r in TEMPLATE.function("PostbackFunction").routes} == {"NONE"}
+
+
+def test_rokt_function_configuration() -> None:
+    env = TEMPLATE.function("RoktExperienceFunction").environment
+    assert env["ROKT_ENDPOINT"] == {"Ref": "RoktEndpoint"}
+    assert env["ROKT_SECRET_ID"] == {"Ref": "RoktSecret"}
+    assert env["EXPERIENCE_CACHE_TABLE"] == {"Ref": "ExperienceCacheTable"}
+    assert env["ROKT_CACHE_TTL_SECONDS"] == {"Ref": "RoktCacheTtlSeconds"}
+    assert TEMPLATE.parameters["RoktEndpoint"] == "https://server-api.rokt.com"
+
+
+def test_experience_cache_table_expires_items_and_is_only_read_and_written() -> None:
+    table = TEMPLATE.of_type("AWS::DynamoDB::Table")["ExperienceCacheTable"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    assert table["KeySchema"] == [{"AttributeName": "cacheKey", "KeyType": "HASH"}]
+    for fn in TEMPLATE.functions():
+        statements = [s for p in _policies(fn.logical_id) for s in p.get("Statement", [])]
+        dynamodb = [s for s in statements if "ExperienceCacheTable" in str(s["Resource"])]
+        if fn.logical_id != "RoktExperienceFunction":
+            assert dynamodb == [], fn.logical_id
+            continue
+        [statement] = dynamodb
+        assert sorted(_list(statement["Action"])) == ["dynamodb:GetItem", "dynamodb:PutItem"]
+        assert statement["Resource"] == {"Fn::GetAtt": ["ExperienceCacheTable", "Arn"]}
 
 
 def test_retry_function_reports_batch_item_failures() -> None:

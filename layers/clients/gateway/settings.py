@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     upstream_connect_timeout_seconds: float = Field(default=1.0, gt=0, le=10)
     upstream_timeout_seconds: float = Field(default=4.0, gt=0, le=25)
 
+    # Rokt asks for one retry after 1-2 s on a 5xx; a setting so that tests observe the wait.
+    rokt_retry_delay_seconds: float = Field(default=1.0, ge=0, le=2)
+    experience_cache_table: str | None = None
+    rokt_cache_ttl_seconds: int = Field(default=600, ge=0, le=86_400)  # 0: no caching
+    # After a cache (DynamoDB) failure, fetches skip the cache this long instead of paying
+    # its timeouts on every request.
+    rokt_cache_backoff_seconds: float = Field(default=30, ge=0, le=3600)
+
     @field_validator(
         "td_postback_endpoint",
         "td_p13n_endpoint",
@@ -53,6 +61,7 @@ class Settings(BaseSettings):
         "td_secret_id",
         "rokt_secret_id",
         "rr_secret_id",
+        "experience_cache_table",
         "retry_queue_url",
         "dead_letter_queue_url",
         "idempotency_table",

@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/clients/requ
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run test unit integration e2e lint format build deploy clean bench
+.PHONY: help install run test unit integration e2e lint format build deploy clean bench openapi
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ integration: $(STAMP) ## Handlers in-process against moto and the vendor sandbox
 
 e2e: $(STAMP) ## The local runtime over HTTP, and sam local
 	$(BIN)/pytest tests/e2e
+
+openapi: $(STAMP) ## Write docs/openapi.json from the template and the layer's models
+	PYTHONPATH=.:layers/clients $(BIN)/python -m devserver.openapi
 
 bench: $(STAMP) ## Benchmarks -> benchmarks/REPORT.md and report.png (about 5 minutes)
 	PYTHONPATH=.:layers/clients $(BIN)/python -m benchmarks

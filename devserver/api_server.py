@@ -153,7 +153,12 @@ class _Handler(BaseHTTPRequestHandler):
             "Vary": "Origin",
         }
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve  # noqa: N815
+    def __getattr__(self, name: str) -> Any:
+        # Every method (QUERY, TRACE, ...) reaches the router: like API Gateway, an unrouted
+        # one is a 404, where http.server would answer 501.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
 
 def _http_response(result: Any) -> tuple[int, dict[str, str], bytes]:

@@ -17,6 +17,7 @@ import boto3
 
 from devserver.api_server import ApiServer, bind_routes
 from devserver.aws_resources import provision
+from devserver.openapi import DOCUMENT as OPENAPI_DOCUMENT
 from devserver.sqs_poller import SqsPoller
 from devserver.template import ROOT, Template
 from devserver.vendors.base import VendorSandbox
@@ -221,7 +222,11 @@ def _poll_forever(poller: SqsPoller, stop: threading.Event) -> None:
 
 
 def _admin(run: Running, path: str) -> dict[str, Any]:
-    """GET /_local/status: where everything runs, queue depths, and what waits on the DLQ."""
+    """GET /_local/status: where everything runs, queue depths, and what waits on the DLQ;
+    /_local/dead-letters: the DLQ's messages; /_local/openapi.json: the API's document."""
+    if path == "/_local/openapi.json":
+        result: dict[str, Any] = json.loads(OPENAPI_DOCUMENT.read_text())
+        return result
     sqs = boto3.client("sqs")
     queues: dict[str, Any] = {}
     for name, url in run.state()["queues"].items():

@@ -37,9 +37,14 @@ class Runtime:
     def sandbox(self, name: str) -> str:
         return str(self.state["sandboxes"][name])
 
-    def received(self, sandbox: str) -> list[dict[str, Any]]:
+    def summary(self, sandbox: str) -> dict[str, Any]:
+        """The sandbox's /_sandbox/received: what it accepted, and how many requests it got."""
         answer = requests.get(f"{self.sandbox(sandbox)}/_sandbox/received", timeout=5)
-        received: list[dict[str, Any]] = answer.json()["received"]
+        summary: dict[str, Any] = answer.json()
+        return summary
+
+    def received(self, sandbox: str) -> list[dict[str, Any]]:
+        received: list[dict[str, Any]] = self.summary(sandbox)["received"]
         return received
 
     def fault(self, sandbox: str, **spec: Any) -> None:

@@ -211,9 +211,25 @@ def test_malformed_body_is_400_invalid_request_payload(gateway: Gateway, body: s
 # --- Rokt's answers -------------------------------------------------------------------------
 
 
-def test_rokt_422_is_passed_on_with_its_errors(gateway: Gateway) -> None:
-    # The gateway leaves the platform enum to Rokt; the sandbox knows Web, Mobile, iOS, Android.
+def test_unknown_platform_is_refused_before_rokt(gateway: Gateway) -> None:
     response = fetch(gateway, rokt_request(integration={**INTEGRATION, "platform": "Symbian"}))
+
+    assert response["statusCode"] == 422
+    assert codes(response) == ["IntegrationPlatformInvalid"]
+    assert gateway.rokt.requests == []
+
+
+def test_rokt_422_is_passed_on_with_its_errors(gateway: Gateway) -> None:
+    rokt_422 = {
+        "title": "Validation failed",
+        "status": 422,
+        "success": False,
+        "errors": [
+            {"code": "IntegrationPlatformInvalid", "message": "Integration.Platform is invalid"}
+        ],
+    }
+    gateway.rokt.add_fault(status=422, count=1, body=rokt_422)
+    response = fetch(gateway, rokt_request())
 
     assert response["statusCode"] == 422
     body = problem(response)

@@ -4,9 +4,13 @@ Free of the HTTP framework, so that models can parse raw bodies in field order."
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from gateway.errors import InvalidRequest, PayloadTooLarge
+
+# A `\uD800`-`\uDFFF` escape: legal JSON syntax, but only valid Unicode as a high-low pair.
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def parse_json(raw: bytes, *, max_bytes: int) -> Any:
@@ -15,7 +19,15 @@ def parse_json(raw: bytes, *, max_bytes: int) -> Any:
     if not raw.strip():
         raise InvalidRequest("body is empty; a JSON document is required", code="EMPTY_BODY")
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
+        if SURROGATE_ESCAPE.search(raw):
+            # An unpaired surrogate cannot be sent on as UTF-8: refuse it here, not at a vendor.
+            json.dumps(value, ensure_ascii=False).encode()
+        return value
+    except UnicodeEncodeError:
+        raise InvalidRequest(
+            "body has a string with an unpaired UTF-16 surrogate escape", code="INVALID_JSON"
+        ) from None
     except RecursionError:
         raise InvalidRequest("body is nested too deeply", code="INVALID_JSON") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
@@ -18,6 +18,8 @@ MAX_BODY_BYTES = 256 * 1024
 
 Text = Annotated[str, Field(min_length=1)]
 KeyPart = Annotated[str, Field(min_length=1, max_length=256)]
+Platform = Literal["Web", "Mobile", "iOS", "Android"]
+SessionId = Annotated[str, Field(pattern=r"^[\x21-\x7e]{1,128}$")]
 
 
 class Integration(BaseModel):
@@ -27,8 +29,9 @@ class Integration(BaseModel):
     name: Text
     version: Text
     framework: Text
-    # An enum at Rokt (Web, Mobile, iOS, ...) whose full list is not documented: Rokt checks it.
-    platform: Text
+    # An enum at Rokt; its document names these values. Checked here so that a request Rokt
+    # would refuse is never sent (IntegrationPlatformInvalid, as Rokt answers).
+    platform: Platform
     layoutSchemaVersion: Text  # noqa: N815
     deviceLocale: Text  # noqa: N815
     deviceModel: Text  # noqa: N815
@@ -53,7 +56,9 @@ class CacheKey(BaseModel):
 class ExperienceRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    sessionId: Text | None = None  # noqa: N815
+    # Rokt's own session id (a UUID), which Rokt echoes in its rokt-session-id header: it must
+    # be header-safe text, or Rokt could not answer.
+    sessionId: SessionId | None = None  # noqa: N815
     pageIdentifier: Text  # noqa: N815
     attributes: dict[str, str]
     integration: Integration

@@ -1,0 +1,169 @@
+"""The gateway's OpenAPI 3.1 document, built from its own sources: paths, methods and auth from
+template.yaml; bodies, path parameters and limits from the layer's models and rules; every
+error as an RFC 9457 problem. `make openapi` writes docs/openapi.json (a test keeps it current);
+the local runtime serves it at /openapi.json; the fuzz tests generate requests from it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from devserver.template import ROOT, Route, Template
+
+DOCUMENT = ROOT / "docs" / "openapi.json"
+REF = "#/components/schemas/{model}"
+Schema = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Operation:
+    summary: str
+    body: Callable[[dict[str, Schema]], Schema]  # components -> the request body's schema
+    parameters: dict[str, Schema] = field(default_factory=dict)  # path parameter -> schema
+    success: dict[int, str] = field(default_factory=dict)
+    idempotency_key: bool = False
+
+
+def _model(model: type[BaseModel]) -> Callable[[dict[str, Schema]], Schema]:
+    def schema(components: dict[str, Schema]) -> Schema:
+        found = model.model_json_schema(ref_template=REF)
+        components.update(found.pop("$defs", {}))
+        components[model.__name__] = found
+        return {"$ref": REF.format(model=model.__name__)}
+
+    return schema
+
+
+def _any_object(components: dict[str, Schema]) -> Schema:
+    return {"type": "object", "description": "any JSON object (the record or event itself)"}
+
+
+def _operations() -> dict[str, Operation]:
+    from gateway.rokt_request import ExperienceRequest
+    from gateway.td_names import NAME, P13N_NAME
+
+    td_name = {"type": "string", "pattern": f"^{NAME.pattern}$"}
+    p13n_name = {"type": "string", "pattern": f"^{P13N_NAME.pattern}$"}
+    return {
+        "POST /v1/postback/{database}/{table}": Operation(
+            "Ingest one record into Treasure Data (Postback API)",
+            _any_object,
+            {"database": td_name, "table": td_name},
+            {200: "Treasure Data accepted the record", 202: "Queued for retry"},
+            idempotency_key=True,
+        ),
+        "POST /v1/personalization/{database}/{table}": Operation(
+            "Look up Treasure Data real-time personalization for an event",
+            _any_object,
+            {"database": p13n_name, "table": p13n_name},
+            {200: "The personalization", 204: "No personalization for this event"},
+        ),
+        "POST /v1/rokt/experiences": Operation(
+            "Fetch Rokt experiences (V2 Partner Experiences API), cached by cacheKey",
+            _model(ExperienceRequest),
+            success={200: "Rokt's experiences (possibly none)"},
+        ),
+    }
+
+
+PROBLEM: Schema = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]*$"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
+def document(template: Template | None = None) -> dict[str, Any]:
+    template = template or Template()
+    operations = _operations()
+    components: dict[str, Schema] = {"Problem": PROBLEM}
+    paths: dict[str, dict[str, Any]] = {}
+    for fn in template.functions():
+        for route in fn.routes:
+            key = f"{route.method} {route.path}"
+            if key not in operations:
+                raise KeyError(f"{key} ({fn.logical_id}) has no entry in devserver/openapi.py")
+            paths.setdefault(route.path, {})[route.method.lower()] = _operation(
+                operations[key], route, fn.logical_id, components
+            )
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Activation Gateway",
+            "version": "1",
+            "description": "One HTTP API in front of Treasure Data, Rokt and RichRelevance.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "sigv4": {
+                    "type": "apiKey",
+                    "name": "Authorization",
+                    "in": "header",
+                    "description": "AWS Signature Version 4 (API Gateway IAM authorization)",
+                }
+            },
+        },
+    }
+
+
+def _operation(
+    op: Operation, route: Route, function: str, components: dict[str, Schema]
+) -> dict[str, Any]:
+    parameters: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": schema}
+        for name, schema in op.parameters.items()
+    ]
+    if op.idempotency_key:
+        parameters.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": "Repeat a write safely: the first answer is returned again.",
+                "schema": {"type": "string", "pattern": r"^[\x21-\x7e]{1,255}$"},
+            }
+        )
+    problem = {
+        "description": "Problem details (RFC 9457) with a stable `code`",
+        "content": {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}},
+    }
+    responses: dict[str, Any] = {
+        str(status): {"description": text}
+        | ({"content": {"application/json": {"schema": {}}}} if status != 204 else {})
+        for status, text in op.success.items()
+    }
+    responses |= {"4XX": problem, "5XX": problem}
+    operation: dict[str, Any] = {
+        "operationId": function,
+        "summary": op.summary,
+        "parameters": parameters,
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": op.body(components)}},
+        },
+        "responses": responses,
+    }
+    if route.auth == "AWS_IAM":
+        operation["security"] = [{"sigv4": []}]
+    return operation
+
+
+def write() -> None:
+    DOCUMENT.write_text(json.dumps(document(), indent=2, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    write()

@@ -133,3 +133,61 @@ def test_only_the_retry_function_may_delay_retry_messages() -> None:
 
 def _list(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else value
+
+
+ITEM_ACTIONS = {
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+}
+
+
+def test_policies_are_only_scoped_templates_and_statements() -> None:
+    allowed = {"AWSSecretsManagerGetSecretValuePolicy", "SQSSendMessagePolicy", "Statement"}
+    for fn in TEMPLATE.functions():
+        for policy in _policies(fn.logical_id):
+            # No managed policy names or ARNs (strings), only scoped templates and statements.
+            assert isinstance(policy, dict), (fn.logical_id, policy)
+            assert set(policy) <= allowed, (fn.logical_id, policy)
+            for statement in policy.get("Statement", []):
+                assert statement["Effect"] == "Allow"
+                assert "NotAction" not in statement
+                assert "NotResource" not in statement
+
+
+def test_tables_are_reached_item_by_item_and_only_those_in_the_environment() -> None:
+    for fn in TEMPLATE.functions():
+        configured = {
+            v["Ref"] for k, v in fn.environment.items() if k.endswith("_TABLE") and "Ref" in v
+        }
+        reached = set()
+        for policy in _policies(fn.logical_id):
+            for statement in policy.get("Statement", []):
+                actions = set(_list(statement["Action"]))
+                if any(a.startswith("dynamodb:") for a in actions):
+                    assert actions <= ITEM_ACTIONS, fn.logical_id  # no Scan, Query, table ops
+                    reached.add(statement["Resource"]["Fn::GetAtt"][0])
+        assert reached == configured, fn.logical_id
+
+
+def test_every_function_has_an_errors_alarm_and_the_dlq_one() -> None:
+    alarms = TEMPLATE.of_type("AWS::CloudWatch::Alarm").values()
+    watched = {
+        d["Value"]["Ref"]
+        for a in alarms
+        if a["MetricName"] == "Errors"
+        for d in a["Dimensions"]
+        if d["Name"] == "FunctionName"
+    }
+    assert watched == {fn.logical_id for fn in TEMPLATE.functions()}
+    dlq = [a for a in alarms if a["Namespace"] == "AWS/SQS"]
+    assert dlq[0]["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}
+
+
+def test_vendor_routes_require_iam_and_open_routes_are_listed() -> None:
+    open_routes = {"/v1/postback/{database}/{table}", "/v1/personalization/{database}/{table}"}
+    for fn in TEMPLATE.functions():
+        for route in fn.routes:
+            expected = "NONE" if route.path in open_routes else "AWS_IAM"
+            assert route.auth == expected, (fn.logical_id, route)

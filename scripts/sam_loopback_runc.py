@@ -85,7 +85,7 @@ def main(argv: list[str]) -> None:
             host_config = json.loads((container / "hostconfig.json").read_text())
             if patch(spec, docker_config, host_config):
                 spec_file.write_text(json.dumps(spec))
-    os.execv(RUNC, [RUNC, *argv])
+    os.execv(RUNC, [RUNC, *argv])  # noqa: S606 - runc itself, with the shim's own arguments
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ lint: $(STAMP) ## ruff, mypy, sam validate --lint
 	$(BIN)/mypy
 	$(BIN)/sam validate --lint
 
-test: lint ## Every test: lint, unit, integration, e2e
+test: lint ## Every test: lint, unit, integration, e2e, sam local
 	$(BIN)/pytest
 
 unit: $(STAMP) ## Unit tests only (no network)

@@ -129,6 +129,8 @@ EOF
     - "$REPO:${TAGS[0]}" >/dev/null
   for tag in "${TAGS[@]:1}"; do docker tag "$REPO:${TAGS[0]}" "$REPO:$tag"; done
   rm -rf "$stage"
+  # Earlier stand-ins that lost their tags.
+  docker image prune -f --filter "label=$LABEL" >/dev/null
 }
 
 main() {

@@ -40,18 +40,23 @@ runtime_ready() {
   docker info --format '{{.DefaultRuntime}}' 2>/dev/null | grep -qx "$RUNTIME"
 }
 
-ensure_docker() {
+install_wrapper() {
   mkdir -p "$CACHE"
   install -m 0755 "$ROOT/scripts/sam_loopback_runc.py" "$WRAPPER.new" && mv -f "$WRAPPER.new" "$WRAPPER"
+}
+
+ensure_docker() {
   if docker info >/dev/null 2>&1; then
+    install_wrapper
     runtime_ready && return 0
     say "a dockerd is running without the $RUNTIME runtime; restart it as docs/sam-local.md says:"
     say "  dockerd --bridge=none --iptables=false --add-runtime $RUNTIME=$WRAPPER --default-runtime $RUNTIME"
     exit 1
   fi
+  [[ $(id -u) == 0 ]] || cannot_run "dockerd is not running (or not ours to use) and starting it needs root"
   command -v dockerd >/dev/null || { say "installing docker.io"; apt_install docker.io; }
   command -v docker >/dev/null || cannot_run "no docker client"
-  [[ $(id -u) == 0 ]] || cannot_run "dockerd is not running and starting it needs root"
+  install_wrapper
   say "starting dockerd (no bridge network; log: $DOCKERD_LOG)"
   setsid dockerd --bridge=none --iptables=false --ip-masq=false \
     --add-runtime "$RUNTIME=$WRAPPER" --default-runtime "$RUNTIME" \

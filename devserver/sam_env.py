@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from devserver.aws_resources import provision
-from devserver.runtime import Config
+from devserver.runtime import LOCAL_FUNCTION_ENV, Config
 from devserver.template import ROOT, Template
 from devserver.vendors.registry import SANDBOXES
 
@@ -27,8 +27,8 @@ PREFIX: str = inspect.signature(provision).parameters["prefix"].default
 
 def local_refs(template: Template, aws_endpoint: str) -> dict[str, str]:
     """What provision() returns, without asking moto: queue URLs are
-    `<endpoint>/<account>/<name>`, and secrets go by name (GetSecretValue takes a name as well as
-    the ARN, whose suffix is random)."""
+    `<endpoint>/<account>/<name>`, tables are named, and secrets go by name (GetSecretValue takes
+    a name as well as the ARN, whose suffix is random)."""
     refs: dict[str, str] = {}
     for name in template.of_type("AWS::SQS::Queue"):
         queue = f"{PREFIX}-{name}"
@@ -37,6 +37,14 @@ def local_refs(template: Template, aws_endpoint: str) -> dict[str, str]:
                 name: f"{aws_endpoint}/{MOTO_ACCOUNT}/{queue}",
                 f"{name}.Arn": f"arn:aws:sqs:{MOTO_REGION}:{MOTO_ACCOUNT}:{queue}",
                 f"{name}.QueueName": queue,
+            }
+        )
+    for name in template.of_type("AWS::DynamoDB::Table"):
+        table = f"{PREFIX}-{name}"
+        refs.update(
+            {
+                name: table,
+                f"{name}.Arn": f"arn:aws:dynamodb:{MOTO_REGION}:{MOTO_ACCOUNT}:table/{table}",
             }
         )
     for name in template.of_type("AWS::SecretsManager::Secret"):
@@ -54,7 +62,8 @@ def local_env(
     """function logical id -> its variables. SAM applies only the variables a function declares,
     so this sets each declared one (the template declares AWS_ENDPOINT_URL for that reason)."""
     refs = local_refs(template, aws_endpoint)
-    overrides = {"AWS_ENDPOINT_URL": aws_endpoint}
+    # As `make run` configures its workers.
+    overrides = {**LOCAL_FUNCTION_ENV, "AWS_ENDPOINT_URL": aws_endpoint}
     for spec in SANDBOXES:
         if spec.name in sandbox_urls:
             for var, suffix in spec.endpoints.items():

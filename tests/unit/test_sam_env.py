@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from devserver.sam_env import ENV_FILE, default_env_file, local_env
+from devserver.sam_env import ENV_FILE, default_env_file, default_sandbox_urls, local_env
 from devserver.template import Template
 
 
@@ -13,7 +13,7 @@ def test_committed_env_file_is_up_to_date() -> None:
 
 
 def test_every_function_points_at_loopback_only() -> None:
-    env = local_env(Template(), "http://127.0.0.1:4566", {"td-postback": "http://127.0.0.1:4010"})
+    env = local_env(Template(), "http://127.0.0.1:4566", default_sandbox_urls())
     assert sorted(env) == sorted(fn.logical_id for fn in Template().functions())
     for variables in env.values():
         assert variables["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"

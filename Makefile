@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/clients/requ
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run test unit integration e2e lint format build deploy clean bench openapi
+.PHONY: help install run test unit integration e2e lint format build deploy clean bench openapi sam-local-image env-local sam-local
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -30,7 +30,7 @@ lint: $(STAMP) ## ruff, mypy, sam validate --lint
 	$(BIN)/mypy
 	$(BIN)/sam validate --lint
 
-test: lint ## Every test: lint, unit, integration, e2e
+test: lint ## Every test: lint, unit, integration, e2e, sam local
 	$(BIN)/pytest
 
 unit: $(STAMP) ## Unit tests only (no network)
@@ -47,6 +47,15 @@ openapi: $(STAMP) ## Write docs/openapi.json from the template and the layer's m
 
 bench: $(STAMP) ## Benchmarks -> benchmarks/REPORT.md and report.png (about 5 minutes)
 	PYTHONPATH=.:layers/clients $(BIN)/python -m benchmarks
+
+sam-local-image: $(STAMP) ## Docker + the stand-in Lambda image that `sam local` needs offline
+	scripts/sam-local-image.sh
+
+env-local: $(STAMP) ## Regenerate env.local.json (sam local --env-vars) from template.yaml
+	$(BIN)/python -m devserver.sam_env
+
+sam-local: $(STAMP) ## sam local invoke / start-api over every event and route
+	$(BIN)/pytest tests/sam_local
 
 format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

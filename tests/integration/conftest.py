@@ -147,6 +147,7 @@ def gateway(
         env.update(TEMPLATE.environment(fn, refs))
     env.update(
         {
+            "AWS_ENDPOINT_URL": moto_url,
             "TD_POSTBACK_ENDPOINT": td_sandbox.url,
             "TD_P13N_ENDPOINT": td_p13n_sandbox.url,
             "ROKT_ENDPOINT": rokt_sandbox.url,

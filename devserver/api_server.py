@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from re import Pattern
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from devserver.apigw_event import http_api_event, route_regex
 from devserver.template import Route
@@ -69,7 +69,8 @@ class ApiServer(ThreadingHTTPServer):
     def match(self, method: str, raw_path: str) -> tuple[BoundRoute, dict[str, str]] | None:
         for bound in self.routes:
             if bound.route.method == method and (m := bound.regex.fullmatch(raw_path)):
-                return bound, m.groupdict()
+                # API Gateway hands path parameters over decoded (rawPath stays encoded).
+                return bound, {k: unquote(v) for k, v in m.groupdict().items()}
         return None
 
 

@@ -23,6 +23,10 @@ SANDBOX_SECRETS: dict[str, dict[str, str]] = {
         "secret": "sandbox-rokt-secret",
         "tag_id": "3068704822624787054",
     },
+    "RichRelevanceSecret": {
+        "client_id": "sandbox-rr-client-id",
+        "client_secret": "sandbox-rr-client-secret",
+    },
 }
 
 

@@ -30,7 +30,14 @@ os.environ.update(
 os.environ.pop("AWS_PROFILE", None)
 
 from devserver.lambda_context import LambdaContext  # noqa: E402
-from gateway import experience_cache, http_session, idempotency, retry_queue, secrets  # noqa: E402
+from gateway import (  # noqa: E402
+    experience_cache,
+    http_session,
+    idempotency,
+    retry_queue,
+    rr_oauth,
+    secrets,
+)
 from gateway.settings import get_settings  # noqa: E402
 from tests.secret_guard import leaks  # noqa: E402
 
@@ -43,6 +50,7 @@ def reset_layer_state() -> None:
     retry_queue._sqs.cache_clear()
     idempotency._store.cache_clear()
     experience_cache.reset()
+    rr_oauth.clear_cache()
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from devserver.aws_resources import SANDBOX_SECRETS
+from devserver.vendors.richrelevance import ISSUED_TOKEN
+
+# Values vendor sandboxes issue at run time (bearer tokens), recognised by their shape.
+ISSUED_SECRET_PATTERNS = [ISSUED_TOKEN]
 
 # Secrets a test plants on purpose (a rotated key the vendor refuses, ...).
 EXTRA_SECRET_VALUES: set[str] = {"revoked-key"}
@@ -21,4 +25,7 @@ def secret_values() -> set[str]:
 def leaks(texts: Iterable[str]) -> list[str]:
     """The secret values found in any of `texts`."""
     values = secret_values()
-    return sorted({v for text in texts for v in values if v in text})
+    texts = list(texts)
+    found = {v for text in texts for v in values if v in text}
+    found |= {m for text in texts for p in ISSUED_SECRET_PATTERNS for m in p.findall(text)}
+    return sorted(found)

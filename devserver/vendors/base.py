@@ -5,7 +5,9 @@ Control endpoint (JSON), beside the vendor's own paths:
   GET    /_sandbox/received   what the vendor accepted and everything it was sent
   POST   /_sandbox/faults     add a fault: {"status": 503, "count": 5, "rate": 1.0,
                               "latency_ms": 0, "mode": "status" | "timeout" | "reset" | "delay",
-                              "path": "/prefix", "body": {...}, "headers": {...}, "seed": 1}
+                              "path": "/prefix", "body": {...}, "headers": {...}, "seed": 1,
+                              "skip": 0 (matching requests let through before it hits),
+                              "method": "PUT" (only requests with this method match)}
   POST   /_sandbox/latency    {"latency_ms": 20}: added to every vendor answer
   DELETE /_sandbox/faults     clear faults
   POST   /_sandbox/reset      clear faults, records and counters
@@ -71,6 +73,8 @@ class Fault:
     rate: float = 1.0  # chance that a matching request is hit
     latency_ms: int = 0
     path: str = ""
+    skip: int = 0
+    method: str = ""
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     rng: random.Random = field(default_factory=random.Random)
@@ -162,6 +166,11 @@ class VendorSandbox:
         with self._lock:
             for fault in self.faults:
                 if not request.path.startswith(fault.path):
+                    continue
+                if fault.method and request.method != fault.method.upper():
+                    continue
+                if fault.skip > 0:
+                    fault.skip -= 1
                     continue
                 if fault.count is not None and fault.count <= 0:
                     continue

@@ -6,6 +6,7 @@ import json
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -64,6 +65,27 @@ def test_record_that_exhausts_its_retries_is_on_the_dlq(runtime: Runtime) -> Non
     assert json.loads(found[0]["body"])["request"]["record"] == {"user_id": "doomed"}
     assert found[0]["reason"].startswith("retries exhausted")
     assert records_at_td(runtime, table) == []
+
+
+def test_richrelevance_opt_out_queued_on_503_is_delivered_by_the_poller(runtime: Runtime) -> None:
+    user = quote(f"e2e {uuid.uuid4().hex[:8]}/x", safe="")  # encoded once, on either side
+    path = f"/profile-command/v1/optOut/{user}"
+    runtime.fault("richrelevance", status=503, count=1, path=path)
+
+    response = requests.put(
+        f"{runtime.api}/v1/richrelevance/users/{user}/opt-out",
+        json={"enableOptOut": True},
+        timeout=15,
+    )
+
+    assert response.status_code == 202, response.text
+
+    def delivered() -> list[dict[str, Any]]:
+        return [r for r in runtime.received("richrelevance") if r["path"] == path]
+
+    found = eventually(delivered)
+    assert found, "the poller should replay the queued opt-out"
+    assert found[0]["body"] == {"type": "optOut", "enableOptOut": True}
 
 
 def _accepted_events() -> list[Path]:

@@ -18,6 +18,7 @@ from devserver.aws_resources import provision
 from devserver.lambda_context import LambdaContext
 from devserver.sqs_poller import SqsPoller
 from devserver.template import Template
+from devserver.vendors.richrelevance import CONTENT_PREFIX, PROFILE_PREFIX, RichRelevanceSandbox
 from devserver.vendors.rokt import RoktSandbox
 from devserver.vendors.td_personalization import TdPersonalizationSandbox
 from devserver.vendors.td_postback import TdPostbackSandbox
@@ -53,6 +54,13 @@ def td_p13n_sandbox() -> Iterator[TdPersonalizationSandbox]:
 @pytest.fixture(scope="session")
 def rokt_sandbox() -> Iterator[RoktSandbox]:
     sandbox = RoktSandbox().start()
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture(scope="session")
+def rr_sandbox() -> Iterator[RichRelevanceSandbox]:
+    sandbox = RichRelevanceSandbox().start()
     yield sandbox
     sandbox.stop()
 
@@ -133,12 +141,14 @@ def gateway(
     td_sandbox: TdPostbackSandbox,
     td_p13n_sandbox: TdPersonalizationSandbox,
     rokt_sandbox: RoktSandbox,
+    rr_sandbox: RichRelevanceSandbox,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Gateway:
     requests.post(f"{moto_url}/moto-api/reset", timeout=5)
     td_sandbox.reset()
     td_p13n_sandbox.reset()
     rokt_sandbox.reset()
+    rr_sandbox.reset()
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
     reset_layer_state()
     refs = provision(TEMPLATE)
@@ -151,6 +161,8 @@ def gateway(
             "TD_POSTBACK_ENDPOINT": td_sandbox.url,
             "TD_P13N_ENDPOINT": td_p13n_sandbox.url,
             "ROKT_ENDPOINT": rokt_sandbox.url,
+            "RR_PROFILE_COMMAND_ENDPOINT": rr_sandbox.url + PROFILE_PREFIX,
+            "RR_CONTENT_UPDATE_ENDPOINT": rr_sandbox.url + CONTENT_PREFIX,
             "UPSTREAM_CONNECT_TIMEOUT_SECONDS": "0.5",
             "UPSTREAM_TIMEOUT_SECONDS": "1",
             # Backoff runs on the real clock; tests replay at once instead of waiting 30 s.

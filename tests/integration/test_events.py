@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from devserver.vendors.richrelevance import RichRelevanceSandbox
 from tests.conftest import EVENTS
 from tests.integration.conftest import Gateway
 
@@ -29,6 +30,13 @@ EXPECTED: dict[str, tuple[str, Any]] = {
     "personalization-not-object.json": ("PersonalizationFunction", 400),
     "retry-td-personalization.json": ("RetryFunction", {"batchItemFailures": []}),
     "retry-malformed.json": ("RetryFunction", {"batchItemFailures": []}),
+    "richrelevance-opt-out-accepted.json": ("RichRelevanceFunction", 200),
+    "richrelevance-opt-out-invalid-body.json": ("RichRelevanceFunction", 422),
+    "richrelevance-content-put-accepted.json": ("RichRelevanceFunction", 200),
+    "richrelevance-content-patch-accepted.json": ("RichRelevanceFunction", 200),
+    "richrelevance-content-invalid-items.json": ("RichRelevanceFunction", 422),
+    "retry-rr-opt-out.json": ("RetryFunction", {"batchItemFailures": []}),
+    "retry-rr-content.json": ("RetryFunction", {"batchItemFailures": []}),
 }
 
 
@@ -95,3 +103,21 @@ def test_personalization_events_reach_td(
     assert gateway.p13n.events("personalization__database", "preferences_table")[0]["time"] == (
         1764000000
     )
+
+
+def test_richrelevance_events_reach_the_sandbox(
+    gateway: Gateway, rr_sandbox: RichRelevanceSandbox, load_event: Callable[[str], dict[str, Any]]
+) -> None:
+    for name in (
+        "richrelevance-opt-out-accepted.json",
+        "richrelevance-content-put-accepted.json",
+        "richrelevance-content-patch-accepted.json",
+        "retry-rr-opt-out.json",
+        "retry-rr-content.json",
+    ):
+        gateway.invoke(EXPECTED[name][0], load_event(name))
+
+    assert rr_sandbox.opted_out == {"u-123": True}
+    assert rr_sandbox.catalog["123"]["tags"] == ["fall", "fashion", "sale", "limited"]
+    assert rr_sandbox.catalog["124"]["rating"] == 3.4
+    assert gateway.queue_depth("DeadLetterQueue") == 0

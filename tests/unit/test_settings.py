@@ -30,6 +30,17 @@ def test_region_and_environment_shape_endpoints(monkeypatch: pytest.MonkeyPatch)
     )
 
 
+def test_rr_environments_and_chunk_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RR_ENVIRONMENT", "qa-gateway")
+    monkeypatch.setenv("RR_CONTENT_CHUNK_SIZE", "25")
+    s = Settings()
+    assert s.rr_profile_command_base == "https://qa-gateway.richrelevance.com/profile-command/v1"
+    assert s.rr_content_chunk_size == 25
+    monkeypatch.setenv("RR_ENVIRONMENT", "prod-gateway")
+    with pytest.raises(ValidationError):
+        Settings()
+
+
 def test_endpoint_override_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TD_POSTBACK_ENDPOINT", "https://in.treasuredata.com/")
     assert Settings().td_postback_base == "https://in.treasuredata.com"

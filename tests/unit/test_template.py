@@ -25,6 +25,8 @@ def test_contract_resources_exist() -> None:
         "PostbackFunction",
         "PersonalizationFunction",
         "RoktExperienceFunction",
+        "RichRelevanceSecret",
+        "RichRelevanceFunction",
         "RetryFunction",
     ):
         assert name in TEMPLATE.resources
@@ -83,6 +85,34 @@ def test_experience_cache_table_expires_items_and_is_only_read_and_written() -> 
         [statement] = dynamodb
         assert sorted(_list(statement["Action"])) == ["dynamodb:GetItem", "dynamodb:PutItem"]
         assert statement["Resource"] == {"Fn::GetAtt": ["ExperienceCacheTable", "Arn"]}
+
+
+def test_richrelevance_routes_require_aws_iam() -> None:
+    routes = TEMPLATE.function("RichRelevanceFunction").routes
+    assert sorted((r.method, r.path, r.auth) for r in routes) == [
+        ("PATCH", "/v1/richrelevance/content", "AWS_IAM"),
+        ("PUT", "/v1/richrelevance/content", "AWS_IAM"),
+        ("PUT", "/v1/richrelevance/users/{userId}/opt-out", "AWS_IAM"),
+    ]
+
+
+def test_richrelevance_configuration_reaches_both_functions() -> None:
+    rr = TEMPLATE.function("RichRelevanceFunction").environment
+    retry = TEMPLATE.function("RetryFunction").environment
+    for name in (
+        "RR_ENVIRONMENT",
+        "RR_PROFILE_COMMAND_ENDPOINT",
+        "RR_CONTENT_UPDATE_ENDPOINT",
+        "RR_SECRET_ID",
+    ):
+        assert rr[name] == retry[name], name
+    assert rr["RR_SECRET_ID"] == {"Ref": "RichRelevanceSecret"}
+    assert rr["RR_CONTENT_CHUNK_SIZE"] == {"Ref": "RrContentChunkSize"}
+    assert TEMPLATE.raw["Parameters"]["RrEnvironment"]["AllowedValues"] == [
+        "gateway",
+        "staging-gateway",
+        "qa-gateway",
+    ]
 
 
 def test_retry_function_reports_batch_item_failures() -> None:

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from gateway import idempotency, retry_queue, writes
 from gateway.envelope import Envelope
-from gateway.errors import UpstreamError
+from gateway.errors import UpstreamAuth, UpstreamError
 from gateway.observability import logger
 from gateway.settings import get_settings
 
@@ -58,6 +58,8 @@ def _replay_or_park(body: str, *, receive_count: int, receipt_handle: str) -> No
         raise RetryLater("the same envelope is being delivered by another invocation") from None
     except writes.MalformedEnvelope as exc:
         retry_queue.park(body, f"malformed envelope: {exc}", retry_id=envelope.id)
+    except UpstreamAuth as exc:
+        writes.park_for_credentials(envelope.after(exc, envelope.attempt + receive_count), exc)
     except UpstreamError as exc:
         attempt = envelope.attempt + receive_count
         if not exc.retryable:

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     rr_environment: RrEnvironment = "gateway"
     rr_profile_command_endpoint: str | None = None
     rr_content_update_endpoint: str | None = None
+    # Content items per Content Update API call: larger arrays go out in chunks of this size.
+    rr_content_chunk_size: int = Field(default=100, ge=1, le=1000)
 
     td_secret_id: str | None = None
     rokt_secret_id: str | None = None

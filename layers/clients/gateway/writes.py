@@ -32,13 +32,15 @@ class Delivery:
 
 def _deliveries() -> dict[str, Delivery]:
     # The dispatch table by envelope kind: a new write kind is one line here.
-    from gateway import td_personalization, td_postback
+    from gateway import rr_content, rr_profile, td_personalization, td_postback
 
     return {
         td_postback.PostbackRequest.kind: Delivery(td_postback.PostbackRequest, td_postback.send),
         td_personalization.PersonalizationRequest.kind: Delivery(
             td_personalization.PersonalizationRequest, td_personalization.send
         ),
+        rr_profile.OptOutRequest.kind: Delivery(rr_profile.OptOutRequest, rr_profile.send),
+        rr_content.ContentRequest.kind: Delivery(rr_content.ContentRequest, rr_content.send),
     }
 
 
@@ -93,11 +95,8 @@ def _submit(
         if exc.retryable and not isinstance(exc, UpstreamThrottled):
             return Queued(queue_for_retry(request, exc), error=exc)
         if isinstance(exc, UpstreamAuth):
-            envelope = Envelope.for_failure(request.kind, request.model_dump(mode="json"), exc)
-            retry_queue.park(
-                envelope.to_json(),
-                f"upstream rejected credentials: {exc.detail}",
-                retry_id=envelope.id,
+            park_for_credentials(
+                Envelope.for_failure(request.kind, request.model_dump(mode="json"), exc), exc
             )
         raise
     metrics.add_metric(name="Delivered", unit="Count", value=1)
@@ -130,6 +129,14 @@ def resend_once(envelope: Envelope) -> bool:
         resend(envelope)
         return True
     return not replayed
+
+
+def park_for_credentials(envelope: Envelope, error: UpstreamAuth) -> None:
+    """Credentials the vendor refuses do not get better with retries: park the write on the DLQ
+    with the reason, for redrive once the secret is fixed."""
+    retry_queue.park(
+        envelope.to_json(), f"upstream rejected credentials: {error.detail}", retry_id=envelope.id
+    )
 
 
 def resend(envelope: Envelope) -> VendorResponse:

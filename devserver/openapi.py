@@ -38,12 +38,21 @@ def _model(model: type[BaseModel]) -> Callable[[dict[str, Schema]], Schema]:
     return schema
 
 
+def _non_empty_array_of(model: type[BaseModel]) -> Callable[[dict[str, Schema]], Schema]:
+    def schema(components: dict[str, Schema]) -> Schema:
+        return {"type": "array", "minItems": 1, "items": _model(model)(components)}
+
+    return schema
+
+
 def _any_object(components: dict[str, Schema]) -> Schema:
     return {"type": "object", "description": "any JSON object (the record or event itself)"}
 
 
 def _operations() -> dict[str, Operation]:
     from gateway.rokt_request import ExperienceRequest
+    from gateway.rr_content_items import ContentItem, PutContentItem
+    from gateway.rr_profile import MAX_USER_ID_CHARS, OptOutBody
     from gateway.td_names import NAME, P13N_NAME
 
     td_name = {"type": "string", "pattern": f"^{NAME.pattern}$"}
@@ -66,6 +75,22 @@ def _operations() -> dict[str, Operation]:
             "Fetch Rokt experiences (V2 Partner Experiences API), cached by cacheKey",
             _model(ExperienceRequest),
             success={200: "Rokt's experiences (possibly none)"},
+        ),
+        "PUT /v1/richrelevance/users/{userId}/opt-out": Operation(
+            "Opt a user out of (or back into) RichRelevance profiling (Profile Command API)",
+            _model(OptOutBody),
+            {"userId": {"type": "string", "minLength": 1, "maxLength": MAX_USER_ID_CHARS}},
+            {200: "RichRelevance accepted the opt-out", 202: "Queued for retry"},
+        ),
+        "PUT /v1/richrelevance/content": Operation(
+            "Insert or replace content catalog items (Content Update API), sent in chunks",
+            _non_empty_array_of(PutContentItem),
+            success={200: "Every chunk accepted: its trackingId", 202: "Chunks queued for retry"},
+        ),
+        "PATCH /v1/richrelevance/content": Operation(
+            "Update properties of content catalog items (Content Update API), sent in chunks",
+            _non_empty_array_of(ContentItem),
+            success={200: "Every chunk accepted: its trackingId", 202: "Chunks queued for retry"},
         ),
     }
 
@@ -95,7 +120,10 @@ def document(template: Template | None = None) -> dict[str, Any]:
             if key not in operations:
                 raise KeyError(f"{key} ({fn.logical_id}) has no entry in devserver/openapi.py")
             paths.setdefault(route.path, {})[route.method.lower()] = _operation(
-                operations[key], route, fn.logical_id, components
+                operations[key],
+                route,
+                _operation_id(fn.logical_id, route, len(fn.routes)),
+                components,
             )
     return {
         "openapi": "3.1.0",
@@ -117,6 +145,15 @@ def document(template: Template | None = None) -> dict[str, Any]:
             },
         },
     }
+
+
+def _operation_id(function: str, route: Route, routes: int) -> str:
+    """The function's logical id; with several routes (ids must be unique) plus the method and
+    the route's last literal segment: RichRelevanceFunction_patch_content."""
+    if routes == 1:
+        return function
+    literal = [s for s in route.path.split("/") if s and not s.startswith("{")][-1]
+    return f"{function}_{route.method.lower()}_{literal.replace('-', '_')}"
 
 
 def _operation(

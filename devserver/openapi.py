@@ -81,16 +81,19 @@ def _operations() -> dict[str, Operation]:
             _model(OptOutBody),
             {"userId": {"type": "string", "minLength": 1, "maxLength": MAX_USER_ID_CHARS}},
             {200: "RichRelevance accepted the opt-out", 202: "Queued for retry"},
+            idempotency_key=True,
         ),
         "PUT /v1/richrelevance/content": Operation(
             "Insert or replace content catalog items (Content Update API), sent in chunks",
             _non_empty_array_of(PutContentItem),
             success={200: "Every chunk accepted: its trackingId", 202: "Chunks queued for retry"},
+            idempotency_key=True,
         ),
         "PATCH /v1/richrelevance/content": Operation(
             "Update properties of content catalog items (Content Update API), sent in chunks",
             _non_empty_array_of(ContentItem),
             success={200: "Every chunk accepted: its trackingId", 202: "Chunks queued for retry"},
+            idempotency_key=True,
         ),
     }
 

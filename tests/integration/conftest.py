@@ -73,6 +73,7 @@ class Gateway:
     td: TdPostbackSandbox
     p13n: TdPersonalizationSandbox
     rokt: RoktSandbox
+    rr: RichRelevanceSandbox
     env: dict[str, str] = field(default_factory=dict)
 
     def handler(self, logical_id: str) -> Any:
@@ -174,4 +175,6 @@ def gateway(
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     reset_layer_state()
-    return Gateway(refs=refs, td=td_sandbox, p13n=td_p13n_sandbox, rokt=rokt_sandbox, env=env)
+    return Gateway(
+        refs=refs, td=td_sandbox, p13n=td_p13n_sandbox, rokt=rokt_sandbox, rr=rr_sandbox, env=env
+    )

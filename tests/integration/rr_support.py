@@ -16,23 +16,27 @@ CONTENT = {
 }
 
 
-def opt_out(gateway: Gateway, user_id: str, body: Any) -> dict[str, Any]:
+def opt_out(
+    gateway: Gateway, user_id: str, body: Any, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     raw = body if isinstance(body, str) else json.dumps(body)
     event = event_for(
         OPT_OUT,
         path_parameters={"userId": user_id},
-        headers={"content-type": "application/json"},
+        headers={"content-type": "application/json", **(headers or {})},
         body=raw,
         iam_caller="back-office",
     )
     return gateway.invoke("RichRelevanceFunction", event)
 
 
-def content(gateway: Gateway, method: str, body: Any) -> dict[str, Any]:
+def content(
+    gateway: Gateway, method: str, body: Any, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     raw = body if isinstance(body, str) else json.dumps(body)
     event = event_for(
         CONTENT[method],
-        headers={"content-type": "application/json"},
+        headers={"content-type": "application/json", **(headers or {})},
         body=raw,
         iam_caller="back-office",
     )

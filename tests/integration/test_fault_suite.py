@@ -15,7 +15,9 @@ import pytest
 from devserver.apigw_event import event_for
 from devserver.template import Route
 from devserver.vendors.base import VendorSandbox
+from devserver.vendors.richrelevance import CONTENT_PREFIX
 from tests.integration.conftest import Gateway
+from tests.integration.rr_support import content, opt_out
 from tests.support.tcp_proxy import SwitchableProxy, proxy_to
 
 REQUESTS = 1000
@@ -63,6 +65,26 @@ def _personalization_send(gateway: Gateway, n: int) -> tuple[int, bool]:
     return status, status in (200, 204) or queued
 
 
+def _opt_out_send(gateway: Gateway, n: int) -> tuple[int, bool]:
+    status: int = opt_out(gateway, f"user-{n}", {"enableOptOut": True})["statusCode"]
+    return status, status in (200, 202)
+
+
+def _content_send(gateway: Gateway, n: int) -> tuple[int, bool]:
+    status: int = content(gateway, "PATCH", [{"id": f"c-{n}", "rating": n}])["statusCode"]
+    return status, status in (200, 202)
+
+
+def _opt_outs(gateway: Gateway) -> list[int]:
+    paths = [r.path for r in gateway.rr.received if "/optOut/" in r.path]
+    return [int(path.rsplit("user-", 1)[1]) for path in paths]
+
+
+def _content_items(gateway: Gateway) -> list[int]:
+    calls = [r for r in gateway.rr.received if r.path == CONTENT_PREFIX]
+    return [int(item["rating"]) for call in calls for item in call.json()]
+
+
 KINDS = [
     WriteKind(
         "td.postback",
@@ -76,6 +98,8 @@ KINDS = [
         _personalization_send,
         lambda g: [int(str(e["n"])) for e in g.p13n.events("faults", "events")],
     ),
+    WriteKind("rr.opt_out", lambda g: g.rr, _opt_out_send, _opt_outs),
+    WriteKind("rr.content", lambda g: g.rr, _content_send, _content_items),
 ]
 
 

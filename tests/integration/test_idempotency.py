@@ -11,8 +11,10 @@ import pytest
 
 from devserver.apigw_event import event_for
 from devserver.template import Route
+from devserver.vendors.richrelevance import CONTENT_PREFIX, RichRelevanceSandbox
 from gateway.envelope import Envelope, LastError
 from tests.integration.conftest import Gateway
+from tests.integration.rr_support import content, item, opt_out
 from tests.support.tcp_proxy import SwitchableProxy, proxy_to
 
 ROUTE = Route("POST", "/v1/postback/{database}/{table}")
@@ -178,3 +180,35 @@ def test_key_with_the_table_unreachable_is_a_503_and_no_delivery(
     assert json.loads(response["body"])["code"] == "IDEMPOTENCY_UNAVAILABLE"
     assert response["headers"]["Retry-After"]
     assert orders(gateway) == []
+
+
+# --- the other write routes -----------------------------------------------------------------
+
+
+def test_opt_out_repeated_with_a_key_reaches_richrelevance_once(
+    gateway: Gateway, rr_sandbox: RichRelevanceSandbox
+) -> None:
+    key = {"idempotency-key": "opt-out-u-1"}
+    first = opt_out(gateway, "u-1", {"enableOptOut": True}, headers=key)
+    again = opt_out(gateway, "u-1", {"enableOptOut": True}, headers=key)
+
+    assert first["statusCode"] == again["statusCode"] == 200
+    assert again["headers"]["Idempotency-Replayed"] == "true"
+    assert len([r for r in rr_sandbox.received if "/optOut/" in r.path]) == 1
+
+
+def test_content_repeated_with_a_key_is_sent_once_with_the_same_tracking_ids(
+    gateway: Gateway, rr_sandbox: RichRelevanceSandbox
+) -> None:
+    key = {"idempotency-key": "catalog-2026-11-25"}
+    items = [item(1), item(2)]
+    first = content(gateway, "PUT", items, headers=key)
+    again = content(gateway, "PUT", items, headers=key)
+    other = content(gateway, "PUT", [item(3)], headers=key)
+
+    assert first["statusCode"] == again["statusCode"] == 200
+    assert json.loads(again["body"]) == json.loads(first["body"])
+    assert again["headers"]["Idempotency-Replayed"] == "true"
+    assert len(rr_sandbox.api_requests(CONTENT_PREFIX)) == 1
+    assert other["statusCode"] == 422
+    assert json.loads(other["body"])["code"] == "IDEMPOTENCY_KEY_REUSED"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.config import Config
 
 from gateway import invocation
-from gateway.errors import IdempotencyKeyReused, IdempotencyUnavailable
+from gateway.errors import IdempotencyKeyInUse, IdempotencyKeyReused, IdempotencyUnavailable
 from gateway.observability import logger
 from gateway.settings import get_settings
 
@@ -96,3 +96,16 @@ def once(scope: str, key: str, payload: Any, deliver: Callable[[], Result]) -> t
             "could not check the Idempotency-Key; retry the request later"
         ) from exc
     return result, not outcome
+
+
+def once_per_key(
+    scope: str, key: str, payload: Any, deliver: Callable[[], Result]
+) -> tuple[Result, bool]:
+    """`once` for a caller's `Idempotency-Key`: the same key in progress elsewhere is a 409."""
+    try:
+        return once(f"key:{scope}", key, payload, deliver)
+    except InProgress:
+        raise IdempotencyKeyInUse(
+            "a request with this Idempotency-Key is still in progress; retry it shortly",
+            headers={"Retry-After": "1"},
+        ) from None

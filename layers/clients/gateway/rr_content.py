@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal, NoReturn
 import requests
 from pydantic import Field, model_validator
 
-from gateway import http_session, rr_oauth, writes
+from gateway import http_session, idempotency, rr_oauth, writes
 from gateway.envelope import Envelope, Kind, WriteRequest
 from gateway.errors import (
     GatewayError,
@@ -131,6 +131,25 @@ class ContentUpdate:
 
     def _retry_ids(self) -> list[str]:
         return [c.retry_id for c in self.chunks if c.retry_id]
+
+
+def update_once(
+    method: Method, body: Any, *, idempotency_key: str | None
+) -> tuple[int, dict[str, Any], bool]:
+    """`update` that a caller may repeat with the same `Idempotency-Key`: the first answer
+    (200 or 202 with its chunks) comes back instead of a second delivery.
+    Returns (status, body, replayed)."""
+
+    def deliver() -> dict[str, Any]:
+        result = update(method, body)
+        return {"status": result.status, "body": result.body()}
+
+    if idempotency_key is None:
+        saved, replayed = deliver(), False
+    else:
+        payload = {"method": method, "items": body}
+        saved, replayed = idempotency.once_per_key("rr.content", idempotency_key, payload, deliver)
+    return saved["status"], saved["body"], replayed
 
 
 def update(method: Method, body: Any) -> ContentUpdate:

@@ -14,7 +14,6 @@ from gateway import idempotency, retry_queue
 from gateway.envelope import Envelope, WriteRequest
 from gateway.errors import (
     GatewayError,
-    IdempotencyKeyInUse,
     IdempotencyUnavailable,
     UpstreamAuth,
     UpstreamError,
@@ -59,18 +58,12 @@ def submit(
     call for this first attempt (e.g. with an in-line retry); replays always use the delivery's."""
     if idempotency_key is None:
         return _submit(request, send)
-    try:
-        saved, replayed = idempotency.once(
-            f"key:{request.kind}",
-            idempotency_key,
-            request.model_dump(mode="json"),
-            lambda: _answer_to_dict(_submit(request, send)),
-        )
-    except idempotency.InProgress:
-        raise IdempotencyKeyInUse(
-            "a request with this Idempotency-Key is still in progress; retry it shortly",
-            headers={"Retry-After": "1"},
-        ) from None
+    saved, replayed = idempotency.once_per_key(
+        request.kind,
+        idempotency_key,
+        request.model_dump(mode="json"),
+        lambda: _answer_to_dict(_submit(request, send)),
+    )
     return _answer_from_dict(saved, replayed=replayed)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from devserver.vendors.td_personalization import TdPersonalizationSandbox
 from devserver.vendors.td_postback import TdPostbackSandbox
 from tests.conftest import reset_layer_state
 from tests.secret_guard import leaks
+from tests.support.tcp_proxy import SwitchableProxy, proxy_to
 
 TEMPLATE = Template()
 
@@ -178,3 +180,24 @@ def gateway(
     return Gateway(
         refs=refs, td=td_sandbox, p13n=td_p13n_sandbox, rokt=rokt_sandbox, rr=rr_sandbox, env=env
     )
+
+
+@pytest.fixture
+def aws_proxy(
+    gateway: Gateway, moto_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[str], SwitchableProxy]]:
+    """`aws_proxy("DYNAMODB")`: a switchable proxy between the functions and one AWS service of
+    the moto server (boto3's per-service endpoint variable), to take that service down."""
+    with ExitStack() as stack:
+
+        def through(service: str) -> SwitchableProxy:
+            proxy = stack.enter_context(proxy_to(moto_url))
+            monkeypatch.setenv(f"AWS_ENDPOINT_URL_{service}", proxy.url)
+            return proxy
+
+        yield through
+
+
+@pytest.fixture
+def dynamodb_proxy(aws_proxy: Callable[[str], SwitchableProxy]) -> SwitchableProxy:
+    return aws_proxy("DYNAMODB")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from devserver.template import Route
 from devserver.workers import FunctionPool, WorkerSpec
 from gateway.envelope import Envelope, LastError
 from tests.integration.conftest import TEMPLATE, Gateway
-from tests.support.tcp_proxy import SwitchableProxy, proxy_to
+from tests.support.tcp_proxy import SwitchableProxy
 
 ROUTE = Route("POST", "/v1/postback/{database}/{table}")
 
@@ -35,13 +35,10 @@ def postback(gateway: Gateway, record: dict[str, object]) -> int:
 
 @pytest.fixture
 def secrets_proxy(
-    gateway: Gateway, moto_url: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[SwitchableProxy]:
-    with proxy_to(moto_url) as proxy:
-        # boto3's per-service endpoint variable: only Secrets Manager goes through the proxy.
-        monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", proxy.url)
-        monkeypatch.setenv("SECRETS_MAX_AGE_SECONDS", "0")  # every call goes back to it
-        yield proxy
+    aws_proxy: Callable[[str], SwitchableProxy], monkeypatch: pytest.MonkeyPatch
+) -> SwitchableProxy:
+    monkeypatch.setenv("SECRETS_MAX_AGE_SECONDS", "0")  # every call goes back to it
+    return aws_proxy("SECRETS_MANAGER")
 
 
 def test_secrets_manager_down_uses_the_cached_secret(

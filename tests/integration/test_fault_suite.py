@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -18,7 +18,7 @@ from devserver.vendors.base import VendorSandbox
 from devserver.vendors.richrelevance import CONTENT_PREFIX
 from tests.integration.conftest import Gateway
 from tests.integration.rr_support import content, opt_out
-from tests.support.tcp_proxy import SwitchableProxy, proxy_to
+from tests.support.tcp_proxy import SwitchableProxy
 
 REQUESTS = 1000
 SQS_DOWN = range(400, 500)  # requests sent while SQS is unreachable
@@ -105,12 +105,10 @@ KINDS = [
 
 @pytest.fixture
 def sqs_proxy(
-    gateway: Gateway, moto_url: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[SwitchableProxy]:
-    with proxy_to(moto_url) as proxy:
-        monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", proxy.url)
-        monkeypatch.setenv("UPSTREAM_TIMEOUT_SECONDS", "0.3")
-        yield proxy
+    aws_proxy: Callable[[str], SwitchableProxy], monkeypatch: pytest.MonkeyPatch
+) -> SwitchableProxy:
+    monkeypatch.setenv("UPSTREAM_TIMEOUT_SECONDS", "0.3")
+    return aws_proxy("SQS")
 
 
 @pytest.mark.slow

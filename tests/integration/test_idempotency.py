@@ -4,7 +4,6 @@ delivered twice, and an `Idempotency-Key` makes a client's retry of a write safe
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ from devserver.vendors.richrelevance import CONTENT_PREFIX, RichRelevanceSandbox
 from gateway.envelope import Envelope, LastError
 from tests.integration.conftest import Gateway
 from tests.integration.rr_support import content, item, opt_out
-from tests.support.tcp_proxy import SwitchableProxy, proxy_to
+from tests.support.tcp_proxy import SwitchableProxy
 
 ROUTE = Route("POST", "/v1/postback/{database}/{table}")
 
@@ -87,15 +86,6 @@ def test_same_envelope_twice_in_one_batch_is_delivered_once(gateway: Gateway) ->
     assert first.received == 2
     assert first.failed == 1  # the copy that found the other in progress comes back later
     assert orders(gateway) == [{"order": 1}]
-
-
-@pytest.fixture
-def dynamodb_proxy(
-    gateway: Gateway, moto_url: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[SwitchableProxy]:
-    with proxy_to(moto_url) as proxy:
-        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", proxy.url)
-        yield proxy
 
 
 def test_replay_delivers_when_the_table_is_unreachable(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -15,7 +14,7 @@ from devserver.lambda_context import LambdaContext
 from devserver.template import Route
 from devserver.vendors.rokt import EMPTY, SUCCESS
 from tests.integration.conftest import Gateway
-from tests.support.tcp_proxy import SwitchableProxy, proxy_to
+from tests.support.tcp_proxy import SwitchableProxy
 
 ROUTE = Route("POST", "/v1/rokt/experiences", "AWS_IAM")
 INTEGRATION = {
@@ -466,16 +465,6 @@ def test_cache_table_has_ttl_on_expires_at(gateway: Gateway) -> None:
     ttl = boto3.client("dynamodb").describe_time_to_live(TableName=cache_table(gateway))
     assert ttl["TimeToLiveDescription"]["AttributeName"] == "expiresAt"
     assert ttl["TimeToLiveDescription"]["TimeToLiveStatus"] == "ENABLED"
-
-
-@pytest.fixture
-def dynamodb_proxy(
-    gateway: Gateway, moto_url: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[SwitchableProxy]:
-    with proxy_to(moto_url) as proxy:
-        # boto3's per-service endpoint variable: only DynamoDB goes through the proxy.
-        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", proxy.url)
-        yield proxy
 
 
 def test_cache_outage_does_not_fail_the_fetch_and_is_skipped_for_a_while(

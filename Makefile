@@ -45,7 +45,7 @@ e2e: $(STAMP) ## The local runtime over HTTP, and sam local
 openapi: $(STAMP) ## Write docs/openapi.json from the template and the layer's models
 	PYTHONPATH=.:layers/clients $(BIN)/python -m devserver.openapi
 
-bench: $(STAMP) ## Benchmarks -> benchmarks/REPORT.md and report.png (about 5 minutes)
+bench: $(STAMP) ## Benchmarks -> benchmarks/REPORT.md and report.png (the full drain is long on moto; `--quick` via PYTHONPATH=.:layers/clients .venv/bin/python -m benchmarks --quick)
 	PYTHONPATH=.:layers/clients $(BIN)/python -m benchmarks
 
 sam-local-image: $(STAMP) ## Docker + the stand-in Lambda image that `sam local` needs offline

@@ -45,12 +45,14 @@ class Memory:
 
 
 def _env(backing: Backing, fn: Function, tracing: bool = False) -> dict[str, str]:
+    # Python skips writing .pyc files when PYTHONDONTWRITEBYTECODE is set to anything, "0"
+    # included: drop it, so that the warm-up probe compiles once as a deployed package ships.
+    inherited = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     return {
-        **os.environ,
+        **inherited,
         **backing.envs[fn.logical_id],
         "POWERTOOLS_TRACE_DISABLED": "false" if tracing else "true",
         "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'layers' / 'clients'}",
-        "PYTHONDONTWRITEBYTECODE": "0",
     }
 
 

@@ -1,7 +1,13 @@
-"""Retry drain: N envelopes on RetryQueue, the sandbox answering after `latency_ms`, RetryFunction
-fed by P pollers (Lambda's SQS event source starts with 5 concurrent batches) in warm worker
-processes. The bound: ceil(N / batch) batches of `latency_ms` each, P at a time, which holds only
-if a batch's items are delivered concurrently."""
+"""Retry drain: N envelopes queued for RetryFunction, the sandbox answering after `latency_ms`,
+P pollers (Lambda's SQS event source starts with 5 concurrent batches) feeding warm worker
+processes. The bound: ceil(N / batch) batches of `latency_ms` each, P at a time, which holds
+only if a batch's items are delivered concurrently.
+
+The queue side is the event source mapping's, not the gateway's: the 10,000 envelopes are held
+by an in-memory stand-in of SQS, because moto's ReceiveMessage costs O(queue length) per message
+it returns (`sqs_receive` measures it). The function's own AWS calls (idempotency records,
+backoff, parking) still go to moto. Side by side, the floor drains the same envelopes with the
+same pollers and worker processes, sending each vendor request with plain `requests`."""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ import math
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,11 +24,22 @@ from typing import Any
 import boto3
 
 from benchmarks.backing import EVENTS, Backing
+from benchmarks.stats import median
 from devserver.sqs_poller import SqsPoller
-from devserver.vendors.base import VendorSandbox
+from devserver.template import Function
+from devserver.vendors.base import Request, VendorSandbox
 from devserver.workers import FunctionPool, WorkerSpec
 
 TABLE = "drain"
+FLOOR = Function("DrainFloor", "benchmarks/floor", "drain_floor.handler", timeout=60)
+
+
+@dataclass
+class Run:
+    seconds: float
+    delivered: int
+    duplicates: int
+    peak_in_flight: int
 
 
 @dataclass
@@ -31,10 +48,9 @@ class Drain:
     batch_size: int
     pollers: int
     latency_ms: int
-    seconds: float
-    delivered: int
-    duplicates: int
-    peak_in_flight: int
+    gateway: Run
+    floor: Run
+    sqs_receive_ms: dict[str, float]  # moto's ReceiveMessage (10 messages) by queue length
 
     @property
     def bound_seconds(self) -> float:
@@ -42,16 +58,59 @@ class Drain:
 
     @property
     def ratio(self) -> float:
-        return self.seconds / self.bound_seconds
+        return self.gateway.seconds / self.bound_seconds
+
+    @property
+    def floor_ratio(self) -> float:
+        return self.floor.seconds / self.bound_seconds
+
+    @property
+    def over_floor(self) -> float:
+        return self.gateway.seconds / self.floor.seconds
 
 
-def _bodies(count: int) -> list[str]:
+class MemoryQueue(SqsPoller):
+    """The event source mapping over an in-memory queue: the same batches, records and
+    partial-failure handling as `SqsPoller`, without moto's per-message cost."""
+
+    def __init__(self, queue_url: str, bodies: list[str], **kwargs: Any) -> None:
+        super().__init__(queue_url, **kwargs)
+        self._lock = threading.Lock()
+        self._messages: deque[dict[str, Any]] = deque(
+            {
+                "MessageId": str(uuid.uuid4()),
+                "ReceiptHandle": f"memory-{n}",
+                "Body": body,
+                "Attributes": {"ApproximateReceiveCount": "0", "SentTimestamp": "0"},
+            }
+            for n, body in enumerate(bodies)
+        )
+
+    def receive(self, wait_seconds: int) -> list[dict[str, Any]]:
+        with self._lock:
+            batch = [
+                self._messages.popleft() for _ in range(min(self.batch_size, len(self._messages)))
+            ]
+        for message in batch:
+            count = int(message["Attributes"]["ApproximateReceiveCount"]) + 1
+            message["Attributes"]["ApproximateReceiveCount"] = str(count)
+        return batch
+
+    def delete(self, done: list[dict[str, Any]]) -> None:
+        pass  # taken off the queue when received
+
+    def release(self, failed: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._messages.extend(failed)
+
+
+def _bodies(numbers: range) -> list[str]:
     template = json.loads(
         json.loads((EVENTS / "retry-td-postback.json").read_text())["Records"][0]["body"]
     )
     template["request"].update(database="bench", table=TABLE)
     bodies = []
-    for n in range(count):
+    for n in numbers:
         template.update(id=str(uuid.uuid4()))
         template["request"]["record"] = {"n": n}
         bodies.append(json.dumps(template))
@@ -59,20 +118,78 @@ def _bodies(count: int) -> list[str]:
 
 
 def _delivered(sandbox: VendorSandbox) -> list[int]:
-    return [json.loads(r.body)["n"] for r in list(sandbox.received) if r.path.endswith(f"/{TABLE}")]
+    numbers = [json.loads(r.body)["n"] for r in list(sandbox.received)]
+    return [n for n in numbers if n >= 0]  # the warm-up envelopes are numbered below 0
 
 
-def _enqueue(queue_url: str, bodies: list[str]) -> None:
+def _run(
+    backing: Backing, spec: WorkerSpec, bodies: list[str], *, pollers: int, batch_size: int,
+    latency_ms: int,
+) -> tuple[Run, Request]:  # fmt: skip
+    """Drain `bodies` with `spec`'s workers; also returns a warm-up's vendor request."""
+    sandbox = backing.sandboxes["td-postback"]
+    queue_url = backing.refs["RetryQueue"]
+    pool = FunctionPool(spec, size=pollers)
+
+    def invoke(event: dict[str, Any], _context: Any) -> Any:
+        return pool.invoke(event)
+
+    try:
+        # Warm every worker (imports, clients, connections): the bound is about delivery.
+        warmup = MemoryQueue(queue_url, _bodies(range(-pollers, 0)), handler=invoke, batch_size=1)
+        threads = [threading.Thread(target=warmup.poll_once) for _ in range(pollers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        sample = sandbox.received[0]
+        sandbox.reset()
+        sandbox.latency_ms = latency_ms
+        queue = MemoryQueue(
+            queue_url, bodies, handler=invoke,
+            batch_size=batch_size, function_name=spec.function.logical_id,
+            timeout_seconds=spec.function.timeout,
+        )  # fmt: skip
+
+        def poll() -> None:
+            while queue.poll_once().received:
+                pass
+
+        start = time.perf_counter()
+        threads = [threading.Thread(target=poll) for _ in range(pollers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        seconds = time.perf_counter() - start
+    finally:
+        pool.stop()
+    numbers = _delivered(sandbox)
+    run = Run(seconds, len(set(numbers)), len(numbers) - len(set(numbers)), sandbox.peak_in_flight)
+    sandbox.reset()
+    return run, sample
+
+
+def _sqs_receive_ms(lengths: list[int]) -> dict[str, float]:
+    """moto's ReceiveMessage of 10 messages with `length` messages on the queue."""
     sqs = boto3.client("sqs")
-
-    def send(start: int) -> None:
-        entries: list[Any] = [
-            {"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start : start + 10])
-        ]
-        sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
-
-    with ThreadPoolExecutor(4) as pool:
-        list(pool.map(send, range(0, len(bodies), 10)))
+    result = {}
+    for length in lengths:
+        queue_url = sqs.create_queue(QueueName=f"bench-receive-{length}")["QueueUrl"]
+        bodies = _bodies(range(length))
+        for start in range(0, length, 10):
+            entries: list[Any] = [
+                {"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start : start + 10])
+            ]
+            sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+        times = []
+        for _ in range(5):
+            begin = time.perf_counter()
+            sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+            times.append((time.perf_counter() - begin) * 1000)
+        result[str(length)] = median(times)
+        sqs.delete_queue(QueueUrl=queue_url)
+    return result
 
 
 def measure(
@@ -81,41 +198,17 @@ def measure(
     fn = backing.template.function("RetryFunction")
     [source] = fn.sqs_sources
     batch_size = int(source.get("BatchSize", 10))
-    sandbox = backing.sandboxes["td-postback"]
-    sandbox.reset()
-    queue_url = backing.refs["RetryQueue"]
-    _enqueue(queue_url, _bodies(envelopes))
-    sandbox.latency_ms = latency_ms
-
-    pool = FunctionPool(WorkerSpec(fn, backing.envs[fn.logical_id], log_path), size=pollers)
-    try:
-        for _ in range(pollers):  # warm every worker: the bound is about delivery, not imports
-            pool.invoke(json.loads((EVENTS / "retry-td-postback.json").read_text()))
-        done = threading.Event()
-
-        def poll() -> None:
-            poller = SqsPoller(
-                queue_url, lambda event, _ctx: pool.invoke(event), batch_size=batch_size,
-                function_name=fn.logical_id, timeout_seconds=fn.timeout,
-            )  # fmt: skip
-            while not done.is_set():
-                if poller.poll_once().received == 0 and len(_delivered(sandbox)) >= envelopes:
-                    done.set()
-
-        start = time.perf_counter()
-        threads = [threading.Thread(target=poll, daemon=True) for _ in range(pollers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        seconds = time.perf_counter() - start
-    finally:
-        pool.stop()
-        sandbox.latency_ms = 0
-    numbers = [
-        json.loads(r.body)["n"] for r in list(sandbox.received) if r.path.endswith(f"/{TABLE}")
-    ]
-    return Drain(
-        envelopes, batch_size, pollers, latency_ms, seconds,
-        len(set(numbers)), len(numbers) - len(set(numbers)), sandbox.peak_in_flight,
-    )  # fmt: skip
+    bodies = _bodies(range(envelopes))
+    sizes = {"pollers": pollers, "batch_size": batch_size, "latency_ms": latency_ms}
+    spec = WorkerSpec(fn, backing.envs[fn.logical_id], log_path)
+    gateway, sample = _run(backing, spec, bodies, **sizes)
+    # The floor sends the very request the function sent (its path, key and headers).
+    floor_env = {
+        "FLOOR_URL": backing.sandboxes["td-postback"].url + sample.path,
+        "FLOOR_HEADERS": json.dumps(
+            {k: v for k, v in sample.headers.items() if k not in ("host", "content-length")}
+        ),
+    }
+    floor, _ = _run(backing, WorkerSpec(FLOOR, floor_env, log_path), bodies, **sizes)
+    receive = _sqs_receive_ms(sorted({10, 1_000, envelopes}))
+    return Drain(envelopes, batch_size, pollers, latency_ms, gateway, floor, receive)

@@ -43,13 +43,7 @@ class SqsPoller:
         ]["QueueArn"]
 
     def poll_once(self, wait_seconds: int = 0) -> BatchResult:
-        messages = self._sqs.receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=self.batch_size,
-            WaitTimeSeconds=wait_seconds,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
+        messages = self.receive(wait_seconds)
         if not messages:
             return BatchResult(0, 0)
         event = {"Records": [self._record(m) for m in messages]}
@@ -60,9 +54,25 @@ class SqsPoller:
             response = self.handler(event, context) or {}
         except Exception:
             # A failed invocation: the whole batch comes back after the visibility timeout.
+            self.release(messages)
             return BatchResult(len(messages), len(messages))
         failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
-        done = [m for m in messages if m["MessageId"] not in failed]
+        self.delete([m for m in messages if m["MessageId"] not in failed])
+        self.release([m for m in messages if m["MessageId"] in failed])
+        return BatchResult(len(messages), len(failed))
+
+    def receive(self, wait_seconds: int) -> list[dict[str, Any]]:
+        """Up to a batch of messages, as SQS ReceiveMessage returns them."""
+        response: dict[str, Any] = self._sqs.receive_message(  # type: ignore[assignment]
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.batch_size,
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        return list(response.get("Messages", []))
+
+    def delete(self, done: list[dict[str, Any]]) -> None:
         for start in range(0, len(done), 10):
             self._sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
@@ -71,7 +81,9 @@ class SqsPoller:
                     for i, m in enumerate(done[start : start + 10])
                 ],
             )
-        return BatchResult(len(messages), len(failed))
+
+    def release(self, failed: list[dict[str, Any]]) -> None:
+        """SQS brings failed messages back by itself, when their visibility runs out."""
 
     def _record(self, message: Any) -> dict[str, Any]:
         return {

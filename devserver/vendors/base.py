@@ -250,6 +250,9 @@ def _maybe_json(body: bytes) -> Any:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # A vendor's listen backlog, not socketserver's 5: a burst of new connections (a batch's
+    # concurrent calls) must queue, not be reset.
+    request_queue_size = 128
     sandbox: VendorSandbox
 
     def get_request(self) -> tuple[socket.socket, Any]:

@@ -32,11 +32,11 @@ def test_quick_benchmark_run_measures_every_function(tmp_path: Path) -> None:
     for warm in results["warm"]:
         assert 200 <= warm["status"] < 300, warm
     drain = results["drain"]
-    assert drain["delivered"] == drain["envelopes"]
-    # Not asserted to be 0: SQS is at-least-once, and moto's receive is not atomic across
-    # concurrent pollers, so the same envelope may go to two batches; the report counts them.
-    assert drain["duplicates"] < drain["envelopes"] // 10
-    assert drain["peak_in_flight"] > drain["pollers"]  # a batch's items went out concurrently
+    for run in (drain["gateway"], drain["floor"]):
+        assert (run["delivered"], run["duplicates"]) == (drain["envelopes"], 0), run
+    # A batch's items went out concurrently (all of them at once: test_retry_function).
+    assert drain["gateway"]["peak_in_flight"] > drain["pollers"]
+    assert set(drain["sqs_receive_ms"]) == {"10", "1000", str(drain["envelopes"])}
     assert results["layer"]["mib"] > 0
     assert (tmp_path / "report.png").stat().st_size > 0
     assert "## 3. Retry drain" in (tmp_path / "REPORT.md").read_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -68,9 +69,12 @@ def test_secrets_manager_down_before_any_read_is_a_500_problem(
     assert gateway.td.requests == []
 
 
-def test_retry_function_dying_mid_batch_brings_back_only_unfinished_items(
+def test_retry_function_dying_mid_batch_delivers_each_item_once_when_the_batch_comes_back(
     gateway: Gateway, tmp_path: Path, load_event: Callable[[str], dict[str, Any]]
 ) -> None:
+    queue_url = gateway.refs["RetryQueue"]
+    # The batch comes back 2 s after the invocation died (180 s in the template).
+    gateway.sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": "2"})
     for n in range(6):
         table = "slow" if n % 2 else "pageviews"
         body = Envelope(
@@ -78,21 +82,32 @@ def test_retry_function_dying_mid_batch_brings_back_only_unfinished_items(
             lastError=LastError(detail="test"),
             request={"database": "web_events", "table": table, "record": {"n": n}},
         ).to_json()
-        gateway.sqs.send_message(QueueUrl=gateway.refs["RetryQueue"], MessageBody=body)
+        gateway.sqs.send_message(QueueUrl=queue_url, MessageBody=body)
     # The slow table hangs longer than the function may live: the process is killed mid-batch.
     gateway.td.add_fault(path="/postback/v3/event/web_events/slow", status=200, latency_ms=20_000)
     fn = dataclasses.replace(TEMPLATE.function("RetryFunction"), timeout=4)
     env = {**gateway.env, "UPSTREAM_TIMEOUT_SECONDS": "15"}
     pool = FunctionPool(WorkerSpec(fn, env, tmp_path / "retry.log"), size=1)
+    poller = SqsPoller(queue_url, lambda e, _c: pool.invoke(e))
     try:
         # A warm instance first (imports, clients): the 4 s deadline is for the batch alone.
         pool.invoke(load_event("retry-td-postback.json"))
-        result = SqsPoller(gateway.refs["RetryQueue"], lambda e, _c: pool.invoke(e)).poll_once()
+        died = poller.poll_once()
+        delivered_before = Counter(
+            r["n"] for r in gateway.td.records("web_events", "pageviews") if "n" in r
+        )
+        gateway.td.clear_faults()  # the slow table recovers
+        time.sleep(2.5)
+        came_back = poller.poll_once()
     finally:
         pool.stop()
 
-    assert (result.received, result.failed) == (6, 6)  # the invocation failed as a whole
-    delivered = Counter(r["n"] for r in gateway.td.records("web_events", "pageviews") if "n" in r)
-    assert delivered == {0: 1, 2: 1, 4: 1}
-    # Only the three unfinished (slow) items are still on the queue, waiting to come back.
-    assert gateway.queue_depth("RetryQueue") == 3
+    assert (died.received, died.failed) == (6, 6)  # the invocation failed as a whole
+    assert delivered_before == {0: 1, 2: 1, 4: 1}
+    # The whole batch came back; the finished items were skipped, the rest delivered once.
+    assert (came_back.received, came_back.failed) == (6, 0)
+    records = gateway.td.records("web_events", "pageviews") + gateway.td.records(
+        "web_events", "slow"
+    )
+    assert Counter(r["n"] for r in records if "n" in r) == dict.fromkeys(range(6), 1)
+    assert gateway.queue_depth("RetryQueue") == 0

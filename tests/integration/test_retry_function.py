@@ -12,7 +12,7 @@ import pytest
 from devserver.apigw_event import event_for
 from devserver.template import Route
 from gateway.envelope import Envelope, LastError
-from tests.integration.conftest import Gateway
+from tests.integration.conftest import TEMPLATE, Gateway
 
 ROUTE = Route("POST", "/v1/postback/{database}/{table}")
 
@@ -47,6 +47,23 @@ def test_replayed_envelope_is_delivered_and_deleted(gateway: Gateway) -> None:
     assert gateway.td.records("web_events", "pageviews") == [{"user_id": "r-1"}]
     assert gateway.queue_depth("RetryQueue") == 0
     assert gateway.queue_depth("DeadLetterQueue") == 0
+
+
+def test_a_batchs_items_are_delivered_concurrently(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UPSTREAM_TIMEOUT_SECONDS", "10")
+    batch_size = int(TEMPLATE.function("RetryFunction").sqs_sources[0]["BatchSize"])
+    for n in range(batch_size):
+        enqueue(gateway, envelope({"user_id": f"r-c-{n}"}))
+    # Long enough for every item's call to be in flight at once, even on a loaded machine where
+    # their idempotency records (moto, one process) are written one after another.
+    gateway.td.latency_ms = 1500
+
+    result = gateway.retry_poller().poll_once()
+
+    assert (result.received, result.failed) == (batch_size, 0)
+    assert gateway.td.peak_in_flight == batch_size
 
 
 def test_retryable_failure_is_reported_and_backed_off(

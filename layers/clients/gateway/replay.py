@@ -29,18 +29,10 @@ def backoff_seconds(receive_count: int, *, rng: random.Random | None = None) -> 
 
 def handle_message(body: str, *, receive_count: int, receipt_handle: str) -> None:
     """Replay one message. When it returns, the message is done with (delivered or parked) and
-    is deleted at once, so that a crash later in the batch brings back only unfinished items.
-    `RetryLater` leaves it on the queue, hidden for the backoff."""
-    _replay_or_park(body, receive_count=receive_count, receipt_handle=receipt_handle)
-    try:
-        retry_queue.delete(receipt_handle)
-    except Exception as exc:  # the event source mapping deletes it after the batch anyway
-        logger.warning(
-            "could not delete a finished message", extra={"error_type": type(exc).__name__}
-        )
-
-
-def _replay_or_park(body: str, *, receive_count: int, receipt_handle: str) -> None:
+    the event source mapping deletes it with the batch; `RetryLater` leaves it on the queue,
+    hidden for the backoff. Should the invocation die mid-batch, the whole batch comes back,
+    and the idempotency record skips what was already delivered (one AWS call per item fewer
+    than deleting each finished message at once: benchmarks/REPORT.md, retry drain)."""
     try:
         envelope = Envelope.model_validate_json(body)
     except ValidationError as exc:

@@ -81,12 +81,6 @@ def park(body: str, reason: str, *, retry_id: str | None = None) -> None:
     )
 
 
-def delete(receipt_handle: str) -> None:
-    """Remove a received RetryQueue message (done with it: delivered or parked)."""
-    url = _queue_url(get_settings().retry_queue_url, "RETRY_QUEUE_URL")
-    _sqs().delete_message(QueueUrl=url, ReceiptHandle=receipt_handle)
-
-
 def delay(receipt_handle: str, seconds: int) -> None:
     """Hide a received RetryQueue message for `seconds` (SQS's ChangeMessageVisibility)."""
     url = _queue_url(get_settings().retry_queue_url, "RETRY_QUEUE_URL")

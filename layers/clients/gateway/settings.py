@@ -17,7 +17,7 @@ class Settings(BaseModel):
     not passed in is read from the environment variable of its name (any case)."""
 
     # A plain model over os.environ, not pydantic-settings: the same validation without the
-    # settings sources (dotenv, CLI, secrets dirs) that cost a cold start ~40 ms to import.
+    # settings sources (dotenv, CLI, cloud providers) that cost a cold start ~20 ms to import.
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     td_region: TdRegion = "us01"

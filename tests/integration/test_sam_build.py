@@ -45,7 +45,6 @@ def test_layer_holds_the_gateway_package_and_its_dependencies(build_dir: Path) -
     for package in (
         "aws_lambda_powertools",
         "pydantic",
-        "pydantic_settings",
         "requests",
         "aws_xray_sdk",
     ):

@@ -17,6 +17,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from gateway.aws import creating_client
 from gateway.observability import logger, metrics
 from gateway.settings import get_settings
 from gateway.vendor_response import VendorResponse
@@ -36,7 +37,8 @@ def _dynamodb() -> DynamoDBClient:
     config = Config(
         connect_timeout=0.5, read_timeout=0.5, retries={"max_attempts": 2, "mode": "standard"}
     )
-    return boto3.client("dynamodb", config=config)
+    with creating_client():
+        return boto3.client("dynamodb", config=config)
 
 
 def reset() -> None:

@@ -10,9 +10,11 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+import boto3
 from botocore.config import Config
 
 from gateway import invocation
+from gateway.aws import creating_client
 from gateway.errors import IdempotencyKeyInUse, IdempotencyKeyReused, IdempotencyUnavailable
 from gateway.observability import logger
 from gateway.settings import get_settings
@@ -36,7 +38,9 @@ def _store(scope: str) -> BasePersistenceLayer | None:
     if not table:
         return None
     config = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2})
-    return DynamoDBPersistenceLayer(table_name=table, boto_config=config)
+    with creating_client():
+        client = boto3.client("dynamodb", config=config)
+    return DynamoDBPersistenceLayer(table_name=table, boto3_client=client)
 
 
 def enabled() -> bool:

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
 logger = Logger()
 metrics = Metrics()
+# Only what the layer calls through (AWS SDK, requests and the http.client under it), not
+# patch_all's every supported library, which imports sqlite3 and probes a dozen others.
+PATCHED_MODULES = ("botocore", "requests", "httplib")
 
 
 def _tracer() -> Tracer | None:
@@ -25,7 +28,7 @@ def _tracer() -> Tracer | None:
         return None
     from aws_lambda_powertools import Tracer
 
-    return Tracer()
+    return Tracer(patch_modules=PATCHED_MODULES)
 
 
 tracer = _tracer()

@@ -10,6 +10,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from gateway.aws import creating_client
 from gateway.envelope import Envelope
 from gateway.errors import ConfigurationError, RetryQueueUnavailable
 from gateway.observability import logger, metrics
@@ -28,7 +29,8 @@ def _sqs() -> SQSClient:
     config = Config(
         connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"}
     )
-    return boto3.client("sqs", config=config)
+    with creating_client():
+        return boto3.client("sqs", config=config)
 
 
 def _queue_url(url: str | None, setting: str) -> str:

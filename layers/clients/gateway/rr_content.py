@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal, NoReturn
 import requests
 from pydantic import Field, model_validator
 
-from gateway import http_session, idempotency, rr_oauth, writes
+from gateway import http_session, rr_oauth, writes
 from gateway.envelope import Envelope, Kind, WriteRequest
 from gateway.errors import (
     GatewayError,
@@ -147,6 +147,8 @@ def update_once(
     if idempotency_key is None:
         saved, replayed = deliver(), False
     else:
+        from gateway import idempotency  # only a request with a key needs the store
+
         payload = {"method": method, "items": body}
         saved, replayed = idempotency.once_per_key("rr.content", idempotency_key, payload, deliver)
     return saved["status"], saved["body"], replayed

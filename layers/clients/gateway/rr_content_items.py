@@ -8,6 +8,7 @@ import contextlib
 import math
 import re
 from datetime import date
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -36,7 +37,8 @@ PROPERTIES = frozenset({"id", "name", "tags", "rating", "start_date", "end_date"
 class ContentItem(BaseModel):
     """A PATCH item: `id` and only the properties to change (names are case-sensitive)."""
 
-    model_config = ConfigDict(extra="allow")
+    # Built on first use: a function serving one method does not build the other's validators.
+    model_config = ConfigDict(extra="allow", defer_build=True)
     # Attributes ({property_name}): arrays of strings such as image_url or click_thru.
     __pydantic_extra__: dict[str, list[StrictStr]] = Field(init=False)
 
@@ -113,16 +115,17 @@ class PutContentItem(ContentItem):
         return self
 
 
-_ADAPTERS: dict[Method, TypeAdapter[list[Any]]] = {
-    "PUT": TypeAdapter(Annotated[list[PutContentItem], Field(min_length=1)]),
-    "PATCH": TypeAdapter(Annotated[list[ContentItem], Field(min_length=1)]),
-}
+@cache
+def _adapter(method: Method) -> TypeAdapter[list[Any]]:
+    if method == "PUT":
+        return TypeAdapter(Annotated[list[PutContentItem], Field(min_length=1)])
+    return TypeAdapter(Annotated[list[ContentItem], Field(min_length=1)])
 
 
 def validate_items(method: Method, items: Any) -> list[dict[str, Any]]:
     """The items ready to send, or `UnprocessableRequest` listing every item's problems."""
     parsed = validated(
-        _ADAPTERS[method],
+        _adapter(method),
         items,
         code="INVALID_CONTENT_ITEMS",
         what="content items do not follow the Content Update API's rules",

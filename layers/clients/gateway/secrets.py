@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+import boto3
 from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
+from gateway.aws import creating_client
 from gateway.errors import ConfigurationError
 from gateway.observability import logger
 from gateway.settings import get_settings
@@ -51,7 +53,9 @@ def _secrets_provider() -> parameters.SecretsProvider:
         config = Config(
             connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"}
         )
-        _provider = parameters.SecretsProvider(boto_config=config)
+        with creating_client():
+            client = boto3.client("secretsmanager", config=config)
+        _provider = parameters.SecretsProvider(boto3_client=client)
     return _provider
 
 

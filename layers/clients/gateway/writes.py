@@ -6,11 +6,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 from typing import Any
 
 from pydantic import ValidationError
 
-from gateway import idempotency, retry_queue
+# idempotency and retry_queue are imported where used: a write without an Idempotency-Key that
+# the vendor accepts needs neither (nor Powertools Idempotency, nor an SQS client) at cold start.
 from gateway.envelope import Envelope, WriteRequest
 from gateway.errors import (
     GatewayError,
@@ -29,22 +31,28 @@ class Delivery:
     send: Callable[[Any], VendorResponse]
 
 
-def _deliveries() -> dict[str, Delivery]:
-    # The dispatch table by envelope kind: a new write kind is one line here.
-    from gateway import rr_content, rr_profile, td_personalization, td_postback
-
-    return {
-        td_postback.PostbackRequest.kind: Delivery(td_postback.PostbackRequest, td_postback.send),
-        td_personalization.PersonalizationRequest.kind: Delivery(
-            td_personalization.PersonalizationRequest, td_personalization.send
-        ),
-        rr_profile.OptOutRequest.kind: Delivery(rr_profile.OptOutRequest, rr_profile.send),
-        rr_content.ContentRequest.kind: Delivery(rr_content.ContentRequest, rr_content.send),
-    }
+# The dispatch table by envelope kind: the module and request model of each delivery (a new write
+# kind is one line here). A module is imported when its kind is first delivered, so that a
+# function loads only its own vendor's clients.
+_DELIVERIES: dict[str, tuple[str, str]] = {
+    "td.postback": ("gateway.td_postback", "PostbackRequest"),
+    "td.personalization": ("gateway.td_personalization", "PersonalizationRequest"),
+    "rr.opt_out": ("gateway.rr_profile", "OptOutRequest"),
+    "rr.content": ("gateway.rr_content", "ContentRequest"),
+}
 
 
 class MalformedEnvelope(Exception):
     """An envelope no delivery can replay: unknown kind, or a request failing validation."""
+
+
+def _delivery(kind: str) -> Delivery:
+    where = _DELIVERIES.get(kind)
+    if where is None:
+        raise MalformedEnvelope(f"no delivery for kind {kind!r}")
+    module = import_module(where[0])
+    model: type[WriteRequest] = getattr(module, where[1])
+    return Delivery(model, module.send)
 
 
 def submit(
@@ -58,6 +66,8 @@ def submit(
     call for this first attempt (e.g. with an in-line retry); replays always use the delivery's."""
     if idempotency_key is None:
         return _submit(request, send)
+    from gateway import idempotency
+
     saved, replayed = idempotency.once_per_key(
         request.kind,
         idempotency_key,
@@ -81,7 +91,7 @@ def _answer_from_dict(saved: dict[str, Any], *, replayed: bool) -> VendorRespons
 def _submit(
     request: WriteRequest, send: Callable[[Any], VendorResponse] | None
 ) -> VendorResponse | Queued:
-    delivery = _deliveries()[request.kind]
+    delivery = _delivery(request.kind)
     try:
         response = (send or delivery.send)(request)
     except UpstreamError as exc:
@@ -98,6 +108,8 @@ def _submit(
 
 def queue_for_retry(request: WriteRequest, error: GatewayError) -> str:
     """Put the write on RetryQueue; returns the envelope id. Raises `RetryQueueUnavailable`."""
+    from gateway import retry_queue
+
     envelope = Envelope.for_failure(request.kind, request.model_dump(mode="json"), error)
     retry_queue.enqueue(envelope)
     return envelope.id
@@ -108,6 +120,8 @@ def resend_once(envelope: Envelope) -> bool:
     once); returns False when it was. Raises `idempotency.InProgress` while another receive of
     it is being delivered. Without the idempotency table, or when it fails, it is delivered:
     a duplicate is better than a write lost."""
+    from gateway import idempotency
+
     if not idempotency.enabled():
         resend(envelope)
         return True
@@ -127,15 +141,15 @@ def resend_once(envelope: Envelope) -> bool:
 def park_for_credentials(envelope: Envelope, error: UpstreamAuth) -> None:
     """Credentials the vendor refuses do not get better with retries: park the write on the DLQ
     with the reason, for redrive once the secret is fixed."""
+    from gateway import retry_queue
+
     retry_queue.park(
         envelope.to_json(), f"upstream rejected credentials: {error.detail}", retry_id=envelope.id
     )
 
 
 def resend(envelope: Envelope) -> VendorResponse:
-    delivery = _deliveries().get(envelope.kind)
-    if delivery is None:
-        raise MalformedEnvelope(f"no delivery for kind {envelope.kind!r}")
+    delivery = _delivery(envelope.kind)
     try:
         request = delivery.model.model_validate(envelope.request)
     except ValidationError as exc:

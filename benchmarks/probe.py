@@ -1,6 +1,7 @@
 """Run in a fresh process by the cold-start and memory benchmarks:
 `python -m benchmarks.probe MODULE ATTRIBUTE EVENT_FILE FUNCTION_NAME TIMEOUT CALLS`.
-Imports the handler, invokes it CALLS times with the event, prints one JSON line."""
+Imports the handler, invokes it CALLS times with the event, prints one JSON line (on stderr:
+the handler logs on stdout) as soon as the answer is there; the parent stops its clock then."""
 
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ def main() -> None:
             }
         ),
         file=sys.stderr,
+        flush=True,
     )
 
 

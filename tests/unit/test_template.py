@@ -170,6 +170,7 @@ ITEM_ACTIONS = {
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",  # puts by key, several a call (the retry function's group commit)
 }
 
 

@@ -78,8 +78,9 @@ def write_report(run: dict[str, Any], baseline: dict[str, Any] | None, path: Pat
         "",
         "The queue is an in-memory stand-in of the event source mapping: moto's ReceiveMessage "
         f"costs O(queue length) per message it returns ({receive} queued), which would measure "
-        "moto. The function's own AWS calls (one conditional put and one update of the "
-        "envelope's idempotency record per item, in moto) are measured.",
+        "moto. The function's own AWS calls are measured, in moto: per item a conditional put "
+        "claiming the envelope's idempotency record, and per group of items finishing together "
+        'one BatchWriteItem of their "delivered" records.',
         "",
         "| run | seconds | ratio to bound | delivered | duplicates "
         "| peak concurrent vendor calls |",
@@ -176,7 +177,7 @@ def write_chart(run: dict[str, Any], path: Path) -> None:
     cold.axhline(COLD_TARGET, color="#c44e52", linestyle="--", label=f"target {COLD_TARGET}x")
     cold.set_title("Cold start / floor (import boto3 + requests)")
     cold.set_ylabel("ratio")
-    cold.legend()
+    cold.legend(loc="lower right")
     routes = [w["function"].removesuffix("Function") for w in run["warm"]]
     warm.bar(routes, [w["handler_p50_ms"] - w["direct_p50_ms"] for w in run["warm"]], label="p50")
     warm.axhline(

@@ -5,18 +5,18 @@ only if a batch's items are delivered concurrently.
 
 The queue side is the event source mapping's, not the gateway's: the 10,000 envelopes are held
 by an in-memory stand-in of SQS, because moto's ReceiveMessage costs O(queue length) per message
-it returns (`sqs_receive` measures it). The function's own AWS calls (idempotency records,
+it returns (`_sqs_receive_ms` measures it). The function's own AWS calls (idempotency records,
 backoff, parking) still go to moto. Side by side, the floor drains the same envelopes with the
 same pollers and worker processes, sending each vendor request with plain `requests`."""
 
 from __future__ import annotations
 
 import json
-import math
 import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,22 +53,6 @@ class Drain:
     gateway: Run
     floor: Run
     sqs_receive_ms: dict[str, float]  # moto's ReceiveMessage (10 messages) by queue length
-
-    @property
-    def bound_seconds(self) -> float:
-        return math.ceil(self.envelopes / self.batch_size) * self.latency_ms / 1000 / self.pollers
-
-    @property
-    def ratio(self) -> float:
-        return self.gateway.seconds / self.bound_seconds
-
-    @property
-    def floor_ratio(self) -> float:
-        return self.floor.seconds / self.bound_seconds
-
-    @property
-    def over_floor(self) -> float:
-        return self.gateway.seconds / self.floor.seconds
 
 
 class MemoryQueue(SqsPoller):
@@ -139,11 +123,7 @@ def _run(
     try:
         # Warm every worker (imports, clients, connections): the bound is about delivery.
         warmup = MemoryQueue(queue_url, _bodies(range(-pollers, 0)), handler=invoke, batch_size=1)
-        threads = [threading.Thread(target=warmup.poll_once) for _ in range(pollers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        _in_threads(warmup.poll_once, pollers)
         sample = sandbox.received[0]
         sandbox.reset()
         sandbox.latency_ms = latency_ms
@@ -158,11 +138,7 @@ def _run(
                 pass
 
         start = time.perf_counter()
-        threads = [threading.Thread(target=poll) for _ in range(pollers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        _in_threads(poll, pollers)
         seconds = time.perf_counter() - start
     finally:
         pool.stop()
@@ -170,6 +146,15 @@ def _run(
     run = Run(seconds, len(set(numbers)), len(numbers) - len(set(numbers)), sandbox.peak_in_flight)
     sandbox.reset()
     return run, sample
+
+
+def _in_threads(target: Callable[[], Any], count: int) -> None:
+    """Run `target` in `count` threads at once; return when all are done."""
+    threads = [threading.Thread(target=target) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def _sqs_receive_ms(lengths: list[int]) -> dict[str, float]:

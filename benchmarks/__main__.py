@@ -52,7 +52,9 @@ def main() -> None:
         ]
         print("warm latency ...", flush=True)
         results["warm"] = [
-            asdict(warm_latency.measure(stack, fn, sizes["calls"])) for fn in stack.http_functions()
+            asdict(warm_latency.measure(stack, fn, sizes["calls"], example))
+            for fn in stack.http_functions()
+            for example in warm_latency.examples(stack, fn)
         ]
         print("retry drain ...", flush=True)
         results["drain"] = asdict(

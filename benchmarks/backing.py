@@ -29,8 +29,11 @@ class Backing:
     def http_functions(self) -> list[Function]:
         return [fn for fn in self.template.functions() if fn.routes]
 
-    def example(self, fn: Function) -> tuple[str, dict[str, Any]]:
-        """The function's first `*-accepted.json` event (its route's success example)."""
+    def example(self, fn: Function, name: str | None = None) -> tuple[str, dict[str, Any]]:
+        """The event `name`, by default the function's first `*-accepted.json` event (its
+        route's success example)."""
+        if name is not None:
+            return name, json.loads((EVENTS / name).read_text())
         keys = {f"{r.method} {r.path}" for r in fn.routes}
         for path in sorted(EVENTS.glob("*-accepted.json")):
             event = json.loads(path.read_text())

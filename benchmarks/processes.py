@@ -1,5 +1,6 @@
 """Cold start and memory, each in fresh processes: a function's process imports its handler and
-serves its example event; the floor's process only imports boto3 and requests. Both clocks stop
+serves its example event; the floor's process only imports boto3 and requests (and the stack
+floor's imports the design's required libraries and makes one boto3 client). Both clocks stop
 when the process says it is done (the answer is out, the imports are done), not when the
 interpreter has torn itself down: Lambda answers before any teardown, and a process with more
 objects takes longer to free them (170-240 ms for a handler's, 45-90 ms for the floor's)."""
@@ -20,6 +21,15 @@ from benchmarks.stats import median
 from devserver.template import ROOT, Function
 
 FLOOR = "import boto3, requests"
+# The least any function on the design's required stack pays: its libraries imported and the
+# one AWS client every function makes (the secret's), with no gateway code. Not the target's
+# floor: it tells the gateway's own cost apart from its dependencies'.
+STACK_FLOOR = (
+    "import boto3, requests, pydantic; "
+    "from aws_lambda_powertools import Logger, Metrics, Tracer; "
+    "from aws_lambda_powertools.event_handler import APIGatewayHttpResolver; "
+    "boto3.client('secretsmanager')"
+)
 # Then the floor says it is done, with its peak RSS.
 FLOOR_DONE = "from benchmarks.probe import peak_rss_kib; print('FLOOR', peak_rss_kib(), flush=True)"
 SQS_EXAMPLE = "retry-td-postback.json"
@@ -31,6 +41,7 @@ class ColdStart:
     tracing: bool  # TracingEnabled: the X-Ray SDK loaded or not
     wall_ms: float  # median wall time of the whole process
     floor_ms: float  # median wall time of the floor's process, interleaved
+    stack_floor_ms: float  # median wall time of the STACK_FLOOR process, interleaved
     import_ms: float  # median time to import the handler (from interpreter start)
     first_call_ms: float
     status: Any
@@ -117,19 +128,20 @@ def _probe(
     return wall, json.loads(line)
 
 
-def _floor() -> tuple[float, int]:
+def _floor(code: str = FLOOR, env: dict[str, str] | None = None) -> tuple[float, int]:
     """The floor's wall time to its imports, and its peak RSS in KiB."""
     wall, line = _until_line(
-        [sys.executable, "-c", f"{FLOOR}; {FLOOR_DONE}"], None, from_stderr=False
+        [sys.executable, "-c", f"{code}; {FLOOR_DONE}"], env, from_stderr=False
     )
     return wall, int(line.split()[1])
 
 
 def cold_start(backing: Backing, fn: Function, rounds: int, tracing: bool) -> ColdStart:
     _probe(backing, fn, 1, tracing)  # compiles .pyc files once, as a deployed package ships them
-    walls, floors, imports, firsts, status = [], [], [], [], None
+    walls, floors, stack_floors, imports, firsts, status = [], [], [], [], [], None
     for _ in range(rounds):
         floors.append(_floor()[0])
+        stack_floors.append(_floor(STACK_FLOOR, _env(backing, fn, tracing))[0])
         wall, result = _probe(backing, fn, 1, tracing)
         walls.append(wall)
         imports.append(result["import_ms"])
@@ -140,6 +152,7 @@ def cold_start(backing: Backing, fn: Function, rounds: int, tracing: bool) -> Co
         tracing,
         median(walls),
         median(floors),
+        median(stack_floors),
         median(imports),
         median(firsts),
         status,

@@ -1,37 +1,51 @@
-"""Warm added latency per route: the handler (in-process, warm) against a loopback sandbox, minus
-a direct pooled `requests` call replaying the very request the handler sent to that sandbox.
-Connections the sandbox accepted during the timed handler calls show connection reuse."""
+"""Warm added latency per route: the handler (in-process, warm) minus a direct replay of exactly
+what the handler sent in one call: its vendor requests to the loopback sandbox (a pooled
+`requests` session) and its AWS calls to moto (a plain boto3 client). A Rokt cache hit sends
+no vendor request, only a DynamoDB GetItem: its direct call is that GetItem. Connections the
+sandbox accepted during the timed handler calls show connection reuse."""
 
 from __future__ import annotations
 
+import copy
 import importlib
 import os
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+import boto3
+import botocore
 import requests
 
 from benchmarks.backing import Backing
 from benchmarks.stats import percentile, quiet_stdout
 from devserver.lambda_context import LambdaContext
 from devserver.template import Function
+from devserver.vendors.base import Request, VendorSandbox
 from tests.conftest import reset_layer_state
 
 WARMUP = 20
+# Rokt's accepted example carries a cacheKey, so warm it is a cache hit (a DynamoDB read, no
+# call to Rokt): the call to Rokt is measured with the same request without a cacheKey.
+EXAMPLES = {
+    "RoktExperienceFunction": ["rokt-experiences-uncached.json", "rokt-experiences-accepted.json"]
+}
 
 
 @dataclass
 class RouteLatency:
     function: str
     route: str
+    example: str  # the event file in events/
     status: int
     handler_p50_ms: float
     handler_p99_ms: float
     direct_p50_ms: float
     direct_p99_ms: float
-    new_connections: int
+    new_connections: int | None  # None: the handler sent nothing to the sandbox
     calls: int
+    sent: list[str] = field(default_factory=list)  # what one handler call sent, replayed direct
 
     @property
     def added_p50_ms(self) -> float:
@@ -42,11 +56,24 @@ class RouteLatency:
         return self.handler_p99_ms - self.direct_p99_ms
 
 
-def measure(backing: Backing, fn: Function, calls: int) -> RouteLatency:
+@dataclass
+class _AwsCall:
+    service: str
+    operation: str
+    params: dict[str, Any]
+
+
+def examples(backing: Backing, fn: Function) -> list[str]:
+    """The events a route's warm latency is measured with."""
+    return EXAMPLES.get(fn.logical_id) or [backing.example(fn)[0]]
+
+
+def measure(backing: Backing, fn: Function, calls: int, example: str | None = None) -> RouteLatency:
     os.environ.update(backing.envs[fn.logical_id])
+    aws_calls = _record_aws_calls()  # before the layer makes its clients: they copy the hooks
     reset_layer_state()
     handler = getattr(importlib.import_module(fn.module), fn.attribute)
-    _, event = backing.example(fn)
+    name, event = backing.example(fn, example)
     sandbox = backing.sandbox_for(fn)
     context = LambdaContext(function_name=fn.logical_id, timeout_seconds=fn.timeout)
 
@@ -56,15 +83,13 @@ def measure(backing: Backing, fn: Function, calls: int) -> RouteLatency:
 
     with quiet_stdout():
         for _ in range(WARMUP):
+            before = len(sandbox.requests)
+            aws_calls.clear()
             status = invoke()["statusCode"]
-        sent = sandbox.requests[-1]  # what the handler put on the wire
-        session = requests.Session()
-        url = sandbox.url + sent.path
-        headers = {k: v for k, v in sent.headers.items() if k not in ("host", "content-length")}
-
-        def direct() -> requests.Response:
-            return session.request(sent.method, url, headers=headers, data=sent.body, timeout=5)
-
+        # What the last warm call put on the wire.
+        sent_http = sandbox.requests[before:]
+        sent_aws = list(aws_calls)
+        direct = _replay(sandbox, sent_http, sent_aws)
         for _ in range(WARMUP):
             direct()
         # Interleaved, so that both see the same machine at the same moment.
@@ -76,21 +101,60 @@ def measure(backing: Backing, fn: Function, calls: int) -> RouteLatency:
             handler_ms.append(_timed(invoke))
             new_connections += sandbox.connections - before
             direct_ms.append(_timed(direct))
-    route = fn.routes[0]
     return RouteLatency(
         fn.logical_id,
-        f"{route.method} {route.path}",
+        event["routeKey"],  # the example's route (a function may serve several)
+        name,
         status,
         percentile(handler_ms, 50),
         percentile(handler_ms, 99),
         percentile(direct_ms, 50),
         percentile(direct_ms, 99),
-        new_connections,
+        new_connections if sent_http else None,
         calls,
+        [f"{c.service} {c.operation}" for c in sent_aws]
+        + [f"{r.method} {r.path.split('?')[0]}" for r in sent_http],
     )
 
 
-def _timed(call: Any) -> float:
+def _record_aws_calls() -> list[_AwsCall]:
+    """Every AWS call made by a client of boto3's default session (the layer's), from now on."""
+    calls: list[_AwsCall] = []
+
+    def hook(params: dict[str, Any], model: Any, **_: Any) -> None:
+        calls.append(_AwsCall(model.service_model.service_name, model.name, copy.deepcopy(params)))
+
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session()
+    assert boto3.DEFAULT_SESSION is not None
+    boto3.DEFAULT_SESSION.events.register("provide-client-params", hook)
+    return calls
+
+
+def _replay(sandbox: VendorSandbox, http: list[Request], aws: list[_AwsCall]) -> Callable[[], None]:
+    """One direct call of all the handler sent: AWS calls, then vendor requests."""
+    session = requests.Session()
+    aws_session = boto3.session.Session()  # its own hooks: not recorded
+    clients = {c.service: aws_session.client(c.service) for c in aws}  # type: ignore[call-overload]
+    aws_calls = [
+        (getattr(clients[c.service], botocore.xform_name(c.operation)), c.params) for c in aws
+    ]
+    http_calls = [(r.method, sandbox.url + r.path, _replayable(r.headers), r.body) for r in http]
+
+    def direct() -> None:
+        for call, params in aws_calls:
+            call(**params)
+        for method, url, headers, body in http_calls:
+            session.request(method, url, headers=headers, data=body, timeout=5)
+
+    return direct
+
+
+def _replayable(headers: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k not in ("host", "content-length")}
+
+
+def _timed(call: Callable[[], Any]) -> float:
     start = time.perf_counter_ns()
     call()
     return (time.perf_counter_ns() - start) / 1e6

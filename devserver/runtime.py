@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,7 +117,7 @@ def running(config: Config) -> Iterator[Running]:
                 for n in range(config.pollers):
                     poller = SqsPoller(
                         refs[queue],
-                        _invoker(pools[fn.logical_id]),
+                        pools[fn.logical_id].handler,
                         batch_size=int(source.get("BatchSize", 10)),
                         function_name=fn.logical_id,
                         timeout_seconds=fn.timeout,
@@ -156,11 +156,6 @@ def start_backing(
             env["AWS_ENDPOINT_URL"] = aws_endpoint
         envs[fn.logical_id] = env
     return aws_endpoint, refs, sandboxes, envs
-
-
-def _invoker(pool: FunctionPool) -> Callable[[dict[str, Any], Any], Any]:
-    """The poller's handler: the worker process makes its own Lambda context."""
-    return lambda event, _context: pool.invoke(event)
 
 
 def _start_aws(config: Config, stack: ExitStack) -> str | None:

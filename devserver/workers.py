@@ -131,6 +131,16 @@ class FunctionPool:
             raise InvocationError(f"{payload['errorType']}: {payload['errorMessage']}")
         return payload
 
+    def handler(self, event: dict[str, Any], _context: Any = None) -> Any:
+        """`invoke` with a Lambda handler's signature, for an event source such as `SqsPoller`:
+        the worker process makes its own Lambda context."""
+        return self.invoke(event)
+
+    def pids(self) -> list[int]:
+        """The pool's live worker processes (the benchmarks read their CPU time)."""
+        with self._lock:
+            return [w.process.pid for w in self._all if w.process.pid is not None]
+
     def stop(self) -> None:
         with self._lock:
             workers = list(self._all)

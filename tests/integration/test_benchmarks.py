@@ -31,6 +31,12 @@ def test_quick_benchmark_run_measures_every_function(tmp_path: Path) -> None:
         assert cold["status"] in (200, 204, {"batchItemFailures": []}), cold
     for warm in results["warm"]:
         assert 200 <= warm["status"] < 300, warm
+        assert warm["new_connections"] in (0, None), warm  # connections reused
+    # Each measured call is replayed direct: Rokt's cache hit is a DynamoDB read, not a call.
+    sent = {w["example"]: w["sent"] for w in results["warm"]}
+    assert sent["rokt-experiences-accepted.json"] == ["dynamodb GetItem"]
+    assert sent["rokt-experiences-uncached.json"] == ["POST /v2/partner/experiences"]
+    assert sent["postback-accepted.json"] == ["POST /postback/v3/event/web_events/pageviews"]
     drain = results["drain"]
     for run in (drain["gateway"], drain["floor"]):
         assert (run["delivered"], run["duplicates"]) == (drain["envelopes"], 0), run

@@ -88,7 +88,7 @@ def test_retry_function_dying_mid_batch_delivers_each_item_once_when_the_batch_c
     fn = dataclasses.replace(TEMPLATE.function("RetryFunction"), timeout=4)
     env = {**gateway.env, "UPSTREAM_TIMEOUT_SECONDS": "15"}
     pool = FunctionPool(WorkerSpec(fn, env, tmp_path / "retry.log"), size=1)
-    poller = SqsPoller(queue_url, lambda e, _c: pool.invoke(e))
+    poller = SqsPoller(queue_url, pool.handler)
     try:
         # A warm instance first (imports, clients): the 4 s deadline is for the batch alone.
         pool.invoke(load_event("retry-td-postback.json"))

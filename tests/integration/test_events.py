@@ -21,6 +21,7 @@ EXPECTED: dict[str, tuple[str, Any]] = {
     "postback-not-object.json": ("PostbackFunction", 400),
     "rokt-experiences-accepted.json": ("RoktExperienceFunction", 200),
     "rokt-experiences-empty.json": ("RoktExperienceFunction", 200),
+    "rokt-experiences-uncached.json": ("RoktExperienceFunction", 200),
     "rokt-experiences-invalid.json": ("RoktExperienceFunction", 422),
     "rokt-experiences-invalid-json.json": ("RoktExperienceFunction", 400),
     "retry-td-postback.json": ("RetryFunction", {"batchItemFailures": []}),
@@ -70,6 +71,24 @@ def test_postback_events_deliver_their_records(
     records = gateway.td.records("web_events", "pageviews")
     assert records[0]["user_id"] == "u-123"
     assert records[1] == {"user_id": "u-456", "note": "ümlaut ✓"}
+
+
+def test_rokt_events_with_a_cache_key_hit_the_cache_and_without_reach_rokt(
+    gateway: Gateway, load_event: Callable[[str], dict[str, Any]]
+) -> None:
+    def fetch(name: str) -> str | None:
+        response = gateway.invoke("RoktExperienceFunction", load_event(name))
+        assert response["statusCode"] == 200
+        assert json.loads(response["body"])["plugins"]
+        cache: str | None = response["headers"].get("x-gateway-cache")
+        return cache
+
+    cached = [fetch("rokt-experiences-accepted.json") for _ in range(2)]
+    uncached = [fetch("rokt-experiences-uncached.json") for _ in range(2)]
+
+    assert cached == ["miss", "hit"]
+    assert uncached == [None, None]
+    assert len(gateway.rokt.requests) == 3
 
 
 def test_retry_events_deliver_and_park(

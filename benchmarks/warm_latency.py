@@ -134,6 +134,7 @@ def _record_aws_calls() -> list[_AwsCall]:
 def _replay(sandbox: VendorSandbox, http: list[Request], aws: list[_AwsCall]) -> Callable[[], None]:
     """One direct call of all the handler sent: AWS calls, then vendor requests."""
     session = requests.Session()
+    session.trust_env = False  # as the gateway's: no walk of os.environ on every request
     aws_session = boto3.session.Session()  # its own hooks: not recorded
     clients = {c.service: aws_session.client(c.service) for c in aws}  # type: ignore[call-overload]
     aws_calls = [

@@ -12,6 +12,7 @@ from typing import Any
 import requests
 
 _session = requests.Session()
+_session.trust_env = False  # as the gateway's: no walk of os.environ on every request
 _executor = ThreadPoolExecutor(max_workers=10)
 _URL = os.environ["FLOOR_URL"]
 _HEADERS = json.loads(os.environ["FLOOR_HEADERS"])

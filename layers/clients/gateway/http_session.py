@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -20,6 +21,8 @@ from gateway.observability import metrics
 from gateway.settings import get_settings
 
 _session: requests.Session | None = None
+# requests' reading of the environment (HTTP(S)_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE) per origin.
+_environment: dict[str, dict[str, Any]] = {}
 
 
 def session() -> requests.Session:
@@ -32,8 +35,21 @@ def session() -> requests.Session:
         s.mount("https://", adapter)
         s.mount("http://", adapter)
         s.headers["User-Agent"] = "activation-gateway/1.0"
+        # requests reads proxies and CA bundle from os.environ on every request, walking all of
+        # it (~0.2 ms a call with Lambda's ~40 variables): read once per origin instead.
+        s.trust_env = False
         _session = s
     return _session
+
+
+def _environment_settings(url: str) -> dict[str, Any]:
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    if origin not in _environment:
+        reader = requests.Session()  # trust_env: requests' own rules (NO_PROXY included)
+        _environment[origin] = dict(reader.merge_environment_settings(origin, {}, None, None, None))
+        reader.close()
+    return _environment[origin]
 
 
 def reset_session() -> None:
@@ -41,6 +57,7 @@ def reset_session() -> None:
     if _session is not None:
         _session.close()
     _session = None
+    _environment.clear()
 
 
 def send(method: str, url: str, *, vendor: str, **kwargs: Any) -> requests.Response:
@@ -51,7 +68,7 @@ def send(method: str, url: str, *, vendor: str, **kwargs: Any) -> requests.Respo
     )
     started = time.perf_counter()
     try:
-        response = session().request(method, url, **kwargs)
+        response = session().request(method, url, **{**_environment_settings(url), **kwargs})
     except requests.Timeout as exc:
         raise UpstreamUnavailable(f"{vendor} did not answer in time", vendor=vendor) from exc
     except requests.ConnectionError as exc:

@@ -1,0 +1,80 @@
+"""Vendor calls honour the environment's proxy settings as requests does (HTTP_PROXY, NO_PROXY),
+although the session reads them once per origin instead of on every request."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from gateway import http_session
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+class _Recorder(http.server.ThreadingHTTPServer):
+    paths: list[str]
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server: _Recorder
+
+    def do_POST(self) -> None:
+        # A forward proxy is sent the absolute URL; a server reached directly, only the path.
+        self.server.paths.append(self.path)
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200)
+        self.send_header("content-length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture
+def recorder(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Recorder]:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    server = _Recorder(("127.0.0.1", 0), _Handler)
+    server.paths = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _post(url: str) -> int:
+    return http_session.send("POST", url, vendor="rokt", data=b"{}").status_code
+
+
+def test_vendor_calls_go_through_the_environments_proxy(
+    recorder: _Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{recorder.server_port}")
+
+    statuses = [_post("http://rokt.invalid/v2/partner/experiences") for _ in range(2)]
+
+    assert statuses == [200, 200]
+    assert recorder.paths == ["http://rokt.invalid/v2/partner/experiences"] * 2
+
+
+def test_no_proxy_hosts_are_called_directly(
+    recorder: _Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens: would fail
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+
+    status = _post(f"http://127.0.0.1:{recorder.server_port}/v2/partner/experiences")
+
+    assert status == 200
+    assert recorder.paths == ["/v2/partner/experiences"]
+
+
+def test_without_proxy_settings_calls_are_direct(recorder: _Recorder) -> None:
+    assert _post(f"http://127.0.0.1:{recorder.server_port}/v2/partner/experiences") == 200
+    assert recorder.paths == ["/v2/partner/experiences"]

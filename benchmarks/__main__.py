@@ -30,7 +30,7 @@ def main() -> None:
     sizes = (
         {"rounds": 2, "calls": 30, "memory_calls": 30, "envelopes": 200, "pollers": 2}
         if args.quick
-        else {"rounds": 7, "calls": 1000, "memory_calls": 1000, "envelopes": 10_000, "pollers": 5}
+        else {"rounds": 11, "calls": 1000, "memory_calls": 1000, "envelopes": 10_000, "pollers": 5}
     )
     results: dict[str, Any] = {
         "label": args.label,

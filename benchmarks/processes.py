@@ -45,10 +45,10 @@ class ColdStart:
     import_ms: float  # median time to import the handler (from interpreter start)
     first_call_ms: float
     status: Any
-
-    @property
-    def ratio(self) -> float:
-        return self.wall_ms / self.floor_ms
+    # Medians of each round's ratios: a round's processes run back to back, so a machine that
+    # slows down for a while slows both sides of a ratio (here the floor alone varies by 30 %).
+    ratio: float  # process / floor
+    stack_ratio: float  # process / stack floor
 
 
 @dataclass
@@ -156,6 +156,8 @@ def cold_start(backing: Backing, fn: Function, rounds: int, tracing: bool) -> Co
         median(imports),
         median(firsts),
         status,
+        median([w / f for w, f in zip(walls, floors, strict=True)]),
+        median([w / f for w, f in zip(walls, stack_floors, strict=True)]),
     )
 
 

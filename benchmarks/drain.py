@@ -44,7 +44,7 @@ class Run:
     duplicates: int
     peak_in_flight: int
     # CPU seconds spent during the drain by the function's worker processes, and by this
-    # process: moto, the sandboxes and the pollers (2 cores can give at most 2 per second).
+    # process: moto, the sandboxes and the pollers (N cores give at most N a second).
     workers_cpu_seconds: float
     backing_cpu_seconds: float
 

@@ -83,11 +83,11 @@ def measure(backing: Backing, fn: Function, calls: int, example: str | None = No
 
     with quiet_stdout():
         for _ in range(WARMUP):
-            before = len(sandbox.requests)
+            first_request = len(sandbox.requests)
             aws_calls.clear()
             status = invoke()["statusCode"]
         # What the last warm call put on the wire.
-        sent_http = sandbox.requests[before:]
+        sent_http = sandbox.requests[first_request:]
         sent_aws = list(aws_calls)
         direct = _replay(sandbox, sent_http, sent_aws)
         for _ in range(WARMUP):

@@ -5,6 +5,8 @@ import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+# Before anything imports pydantic: else Powertools' batch utility builds every parser model
+# (~40 ms of cold start; tests/unit/test_cold_imports.py).
 from aws_lambda_powertools.utilities.batch import (
     AsyncBatchProcessor,
     EventType,

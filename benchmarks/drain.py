@@ -211,9 +211,7 @@ def measure(
     # The floor sends the very request the function sent (its path, key and headers).
     floor_env = {
         "FLOOR_URL": backing.sandboxes["td-postback"].url + sample.path,
-        "FLOOR_HEADERS": json.dumps(
-            {k: v for k, v in sample.headers.items() if k not in ("host", "content-length")}
-        ),
+        "FLOOR_HEADERS": json.dumps(sample.replay_headers()),
     }
     floor, _ = _run(backing, WorkerSpec(FLOOR, floor_env, log_path), bodies, **sizes)
     receive = _sqs_receive_ms(RECEIVE_QUEUE_LENGTHS)

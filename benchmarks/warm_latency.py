@@ -140,7 +140,7 @@ def _replay(sandbox: VendorSandbox, http: list[Request], aws: list[_AwsCall]) ->
     aws_calls = [
         (getattr(clients[c.service], botocore.xform_name(c.operation)), c.params) for c in aws
     ]
-    http_calls = [(r.method, sandbox.url + r.path, _replayable(r.headers), r.body) for r in http]
+    http_calls = [(r.method, sandbox.url + r.path, r.replay_headers(), r.body) for r in http]
 
     def direct() -> None:
         for call, params in aws_calls:
@@ -149,10 +149,6 @@ def _replay(sandbox: VendorSandbox, http: list[Request], aws: list[_AwsCall]) ->
             session.request(method, url, headers=headers, data=body, timeout=5)
 
     return direct
-
-
-def _replayable(headers: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in headers.items() if k not in ("host", "content-length")}
 
 
 def _timed(call: Callable[[], Any]) -> float:

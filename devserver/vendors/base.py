@@ -44,6 +44,10 @@ class Request:
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
 
+    def replay_headers(self) -> dict[str, str]:
+        """The headers to send this request again with (the client sets host and length)."""
+        return {k: v for k, v in self.headers.items() if k not in ("host", "content-length")}
+
 
 @dataclass
 class Reply:

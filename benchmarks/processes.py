@@ -18,7 +18,7 @@ from typing import Any
 
 from benchmarks.backing import EVENTS, Backing
 from benchmarks.stats import median
-from devserver.template import ROOT, Function
+from devserver.template import PYTHONPATH, ROOT, Function
 
 FLOOR = "import boto3, requests"
 # The least any function on the design's required stack pays: its libraries imported and the
@@ -68,7 +68,7 @@ def _env(backing: Backing, fn: Function, tracing: bool = False) -> dict[str, str
         **backing.envs[fn.logical_id],
         **_lambda_environment(fn, tracing),
         "POWERTOOLS_TRACE_DISABLED": "false" if tracing else "true",
-        "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'layers' / 'clients'}",
+        "PYTHONPATH": PYTHONPATH,
     }
 
 

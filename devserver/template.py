@@ -3,6 +3,7 @@ environment, so that the local runtime and the tests follow the template instead
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,9 @@ from samcli.yamlhelper import yaml_parse
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
+LAYER_DIR = ROOT / "layers" / "clients"
+# For a fresh interpreter: handlers (functions.<job>.app) and the layer importable as in Lambda.
+PYTHONPATH = os.pathsep.join([str(ROOT), str(LAYER_DIR)])
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from devserver.lambda_context import LambdaContext
-from devserver.template import ROOT, Function
+from devserver.template import LAYER_DIR, ROOT, Function
 
-LAYER_DIR = ROOT / "layers" / "clients"
 _SPAWN = mp.get_context("spawn")
 # Lambda's init phase (imports) is not part of the function's timeout; on a loaded machine
 # several workers importing at once take a while, so their init gets a generous bound of its own.

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from devserver.template import ROOT, Template
+from devserver.template import PYTHONPATH, ROOT, Template
 
 
 @pytest.mark.slow
 def test_quick_benchmark_run_measures_every_function(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'layers' / 'clients'}"}
+    env = {**os.environ, "PYTHONPATH": PYTHONPATH}
     env.pop("AWS_ENDPOINT_URL", None)
     subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--out", str(tmp_path), "--label", "smoke"],

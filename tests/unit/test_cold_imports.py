@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from devserver.template import ROOT, Function, Template
+from devserver.template import PYTHONPATH, ROOT, Function, Template
 
 PARSER_MODELS = "aws_lambda_powertools.utilities.parser.models"
 
@@ -19,7 +19,7 @@ PARSER_MODELS = "aws_lambda_powertools.utilities.parser.models"
 @pytest.mark.parametrize("fn", Template().functions(), ids=lambda fn: fn.logical_id)
 def test_a_cold_start_does_not_build_powertools_parser_models(fn: Function) -> None:
     code = f"import sys, json, {fn.module}; print(json.dumps(sorted(sys.modules)))"
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'layers' / 'clients'}"}
+    env = {**os.environ, "PYTHONPATH": PYTHONPATH}
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout

@@ -63,6 +63,23 @@ class _AwsCall:
     params: dict[str, Any]
 
 
+class _AwsRecorder:
+    """Records the AWS calls of the layer's clients (boto3's default session) while `on`: on
+    during the warm-up only, so that the timed handler calls carry no copying of their own."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.calls: list[_AwsCall] = []
+
+    def __call__(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        if self.on:
+            service = model.service_model.service_name
+            self.calls.append(_AwsCall(service, model.name, copy.deepcopy(params)))
+
+
+_RECORDER = _AwsRecorder()
+
+
 def examples(backing: Backing, fn: Function) -> list[str]:
     """The events a route's warm latency is measured with."""
     return EXAMPLES.get(fn.logical_id) or [backing.example(fn)[0]]
@@ -70,7 +87,7 @@ def examples(backing: Backing, fn: Function) -> list[str]:
 
 def measure(backing: Backing, fn: Function, calls: int, example: str | None = None) -> RouteLatency:
     os.environ.update(backing.envs[fn.logical_id])
-    aws_calls = _record_aws_calls()  # before the layer makes its clients: they copy the hooks
+    _listen_to_aws_calls()  # before the layer makes its clients: they copy the hooks
     reset_layer_state()
     handler = getattr(importlib.import_module(fn.module), fn.attribute)
     name, event = backing.example(fn, example)
@@ -82,13 +99,15 @@ def measure(backing: Backing, fn: Function, calls: int, example: str | None = No
         return response
 
     with quiet_stdout():
+        _RECORDER.on = True
         for _ in range(WARMUP):
             first_request = len(sandbox.requests)
-            aws_calls.clear()
+            _RECORDER.calls.clear()
             status = invoke()["statusCode"]
+        _RECORDER.on = False
         # What the last warm call put on the wire.
         sent_http = sandbox.requests[first_request:]
-        sent_aws = list(aws_calls)
+        sent_aws = list(_RECORDER.calls)
         direct = _replay(sandbox, sent_http, sent_aws)
         for _ in range(WARMUP):
             direct()
@@ -117,18 +136,14 @@ def measure(backing: Backing, fn: Function, calls: int, example: str | None = No
     )
 
 
-def _record_aws_calls() -> list[_AwsCall]:
-    """Every AWS call made by a client of boto3's default session (the layer's), from now on."""
-    calls: list[_AwsCall] = []
-
-    def hook(params: dict[str, Any], model: Any, **_: Any) -> None:
-        calls.append(_AwsCall(model.service_model.service_name, model.name, copy.deepcopy(params)))
-
+def _listen_to_aws_calls() -> None:
+    """Hook `_RECORDER` to boto3's default session, once however many routes are measured."""
     if boto3.DEFAULT_SESSION is None:
         boto3.setup_default_session()
     assert boto3.DEFAULT_SESSION is not None
-    boto3.DEFAULT_SESSION.events.register("provide-client-params", hook)
-    return calls
+    boto3.DEFAULT_SESSION.events.register(
+        "provide-client-params", _RECORDER, unique_id="benchmarks.warm_latency"
+    )
 
 
 def _replay(sandbox: VendorSandbox, http: list[Request], aws: list[_AwsCall]) -> Callable[[], None]:

@@ -12,16 +12,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from devserver.template import LAYER_DIR, ROOT
+
 # The layer is importable as in Lambda (/opt/python/gateway), also without make's PYTHONPATH.
-sys.path.insert(0, str(ROOT / "layers" / "clients"))
+sys.path.insert(0, str(LAYER_DIR))
 
-import argparse  # noqa: E402
-import tempfile  # noqa: E402
-import warnings  # noqa: E402
+import argparse
+import tempfile
+import warnings
 
-from benchmarks.backing import backing  # noqa: E402
-from benchmarks.warm_latency import RouteLatency, measure  # noqa: E402
+from benchmarks.backing import backing
+from benchmarks.warm_latency import RouteLatency, measure
 
 RESULTS = ROOT / "benchmarks" / "results"
 FUNCTION = "PersonalizationFunction"

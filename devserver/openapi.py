@@ -50,10 +50,10 @@ def _any_object(components: dict[str, Schema]) -> Schema:
 
 
 def _operations() -> dict[str, Operation]:
-    from gateway.rokt_request import ExperienceRequest
-    from gateway.rr_content_items import ContentItem, PutContentItem
-    from gateway.rr_profile import MAX_USER_ID_CHARS, OptOutBody
-    from gateway.td_names import NAME, P13N_NAME
+    from gateway.vendors.richrelevance.content_items import ContentItem, PutContentItem
+    from gateway.vendors.richrelevance.profile import MAX_USER_ID_CHARS, OptOutBody
+    from gateway.vendors.rokt.request import ExperienceRequest
+    from gateway.vendors.td.names import NAME, P13N_NAME
 
     td_name = {"type": "string", "pattern": f"^{NAME.pattern}$"}
     p13n_name = {"type": "string", "pattern": f"^{P13N_NAME.pattern}$"}

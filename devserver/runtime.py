@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 
+from devserver import local_config
 from devserver.api_server import ApiServer, bind_routes
 from devserver.aws_resources import provision
 from devserver.openapi import DOCUMENT as OPENAPI_DOCUMENT
@@ -148,6 +149,7 @@ def start_backing(
         env = {
             **template.environment(fn, refs),
             **LOCAL_FUNCTION_ENV,
+            **local_config.function_env(template, fn.logical_id),
             "AWS_REGION": boto3.session.Session().region_name or "us-east-1",
             **endpoints,
             **config.overrides,

@@ -205,7 +205,8 @@ def test_cors_serves_the_td_sdk_with_credentials_and_never_any_origin() -> None:
         origins.append(samconfig_parameters(config_env).get("CorsAllowOrigins", origins[0]))
     for listed in origins:
         for origin in listed.split(","):
-            assert "*" not in origin and origin.startswith(("https://", "http://localhost")), origin
+            assert "*" not in origin, origin
+            assert origin.startswith(("https://", "http://localhost")), origin
 
 
 def test_personalization_failure_mode() -> None:

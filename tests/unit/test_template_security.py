@@ -264,7 +264,8 @@ def documented() -> dict[str, set[tuple[str, str]]]:
             continue
         actions = re.findall(r"`([a-z0-9-]+:\w+)`", m[2])
         resources = re.findall(r"`([\w*]+)`", m[3])
-        assert actions and resources, line
+        assert actions, line
+        assert resources, line
         table.setdefault(key, set()).update((a, r) for a in actions for r in resources)
     return table
 

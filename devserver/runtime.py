@@ -18,6 +18,7 @@ import boto3
 from devserver import local_config
 from devserver.api_server import ApiServer, bind_routes
 from devserver.aws_resources import provision
+from devserver.jwt_authorizer import JwtAuthorizer
 from devserver.openapi import DOCUMENT as OPENAPI_DOCUMENT
 from devserver.sqs_poller import SqsPoller
 from devserver.template import ROOT, Template
@@ -102,6 +103,7 @@ def running(config: Config) -> Iterator[Running]:
                 if o.strip()
             ],
             quiet=config.quiet,
+            jwt=JwtAuthorizer.from_template(template),
         )
         run = Running(
             api, aws_endpoint, sandboxes, refs, envs, log_dir, config.state_dir / "state.json"

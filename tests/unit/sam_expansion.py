@@ -10,7 +10,7 @@ import json
 import os
 from typing import Any
 
-from samtranslator.translator.transform import transform
+from samtranslator.translator.transform import transform  # type: ignore[import-untyped]
 
 from devserver.template import TEMPLATE, Template
 

@@ -51,7 +51,8 @@ def test_jwt_authorizer_guards_exactly_the_open_routes_when_an_issuer_is_set() -
     routes = _routes(doc)
     assert len(routes) == 8
     for key, op in routes.items():
-        expected = [{"JwtAuthorizer": []}] if key in OPEN_ROUTES else [{"AWS_IAM": []}]
+        scheme = "JwtAuthorizer" if key in OPEN_ROUTES else "AWS_IAM"
+        expected: list[dict[str, list[str]]] = [{scheme: []}]
         assert op["security"] == expected, key
         # Every route still reaches its function (through the alias).
         uri = op["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
@@ -178,7 +179,8 @@ def test_dashboard_widgets_show_routes_write_outcomes_queues_and_throttles() -> 
     for widget in body["widgets"]:
         props = widget["properties"]
         assert props["title"], widget
-        assert 0 <= widget["x"] and widget["x"] + widget["width"] <= 24
+        assert widget["x"] >= 0
+        assert widget["x"] + widget["width"] <= 24
         for metric in props["metrics"]:
             namespace, name, *dims = metric
             dimensions = dict(zip(dims[::2], dims[1::2], strict=True))

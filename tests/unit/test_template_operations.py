@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -155,8 +156,6 @@ def dashboard() -> tuple[dict[str, Any], set[str]]:
 
 def _metric_names() -> dict[str, set[str]]:
     """Metrics the gateway emits (the layer's add_metric names) by namespace."""
-    from pathlib import Path
-
     layer = Path(__file__).resolve().parents[2] / "layers" / "clients"
     names = set()
     for path in layer.rglob("*.py"):
@@ -246,3 +245,14 @@ def test_operational_alarms_notify_the_topic_when_set() -> None:
             {"Ref": "AlarmTopicArn"}
         ], name
         assert "AlarmActions" not in without["Resources"][name]["Properties"], name
+
+
+def test_dashboard_picture_is_drawn_from_the_template(tmp_path: Path) -> None:
+    from scripts import render_dashboard
+
+    titles = [w["properties"]["title"] for w in render_dashboard.widgets(TEMPLATE)]
+    body, _ = dashboard()
+    assert titles == [w["properties"]["title"] for w in body["widgets"]]
+    output = tmp_path / "dashboard.png"
+    render_dashboard.main(["--output", str(output)])
+    assert output.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

@@ -14,14 +14,12 @@ from gateway.vendors.td import personalization
 from gateway.vendors.td.personalization import PersonalizationRequest
 
 context = Context()
-app = create_app()
+app = create_app(lambda: context)
 
 
 @app.post("/v1/personalization/<database>/<table>")
 def personalize(database: str, table: str) -> Response[str]:
-    request = PersonalizationRequest.model_validate(
-        {"database": database, "table": table, "event": raw_body(app.current_event)}
-    )
+    request = PersonalizationRequest.accepted(context, database, table, raw_body(app.current_event))
     return personalization.response(context, personalization.personalize(context, request))
 
 

@@ -14,15 +14,13 @@ from gateway.http.responses import outcome_response
 from gateway.vendors.td.postback import PostbackRequest
 
 context = Context()
-app = create_app()
+app = create_app(lambda: context)
 
 
 @app.post("/v1/postback/<database>/<table>")
 def postback(database: str, table: str) -> Response[str]:
     event = app.current_event
-    request = PostbackRequest.model_validate(
-        {"database": database, "table": table, "record": raw_body(event)}
-    )
+    request = PostbackRequest.accepted(context, database, table, raw_body(event))
     answer = policy.submit(
         context, request, idempotency_key=idempotency_key(event), caller=caller(event)
     )

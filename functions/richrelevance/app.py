@@ -16,7 +16,7 @@ from gateway.vendors.richrelevance import content, profile
 from gateway.vendors.richrelevance.content_items import Method
 
 context = Context()
-app = create_app()
+app = create_app(lambda: context)
 
 
 @app.put("/v1/richrelevance/users/<user_id>/opt-out")

@@ -18,7 +18,7 @@ from gateway.vendors.rokt.request import ExperienceRequest
 CORRELATION_ID_PATH = 'headers."x-correlation-id" || requestContext.requestId'
 
 context = Context()
-app = create_app()
+app = create_app(lambda: context)
 
 
 @app.post("/v1/rokt/experiences")

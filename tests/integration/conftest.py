@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ import pytest
 import requests
 from moto.server import ThreadedMotoServer
 
+from devserver import local_config
 from devserver.aws_resources import provision
 from devserver.lambda_context import LambdaContext
 from devserver.sqs_poller import SqsPoller
@@ -29,6 +31,17 @@ from tests.secret_guard import leaks
 from tests.support.tcp_proxy import SwitchableProxy, proxy_to
 
 TEMPLATE = Template()
+
+
+def untimed(records: list[dict[str, Any]], *, within_seconds: float = 3600) -> list[dict[str, Any]]:
+    """The records without the `time` the gateway stamped on them at acceptance (each must
+    have one, an epoch second of the last hour), for comparing with what the caller sent."""
+    now = time.time()
+    for record in records:
+        stamped = record.get("time")
+        assert isinstance(stamped, int), f"record without the gateway's time stamp: {record}"
+        assert now - within_seconds <= stamped <= now + 1
+    return [{k: v for k, v in r.items() if k != "time"} for r in records]
 
 
 @pytest.fixture(scope="session")
@@ -164,8 +177,14 @@ def gateway(
     env: dict[str, str] = {}
     for fn in TEMPLATE.functions():
         env.update(TEMPLATE.environment(fn, refs))
+    env.update(local_config.LOCAL_ENV)
     env.update(
         {
+            # The local runtime's sample destinations, and the fault suite's database.
+            "POSTBACK_DESTINATIONS": local_config.LOCAL_ENV["POSTBACK_DESTINATIONS"] + ",faults.*",
+            "PERSONALIZATION_DESTINATIONS": (
+                local_config.LOCAL_ENV["PERSONALIZATION_DESTINATIONS"] + ",faults.*"
+            ),
             "AWS_ENDPOINT_URL": moto_url,
             "TD_POSTBACK_ENDPOINT": td_sandbox.url,
             "TD_P13N_ENDPOINT": td_p13n_sandbox.url,

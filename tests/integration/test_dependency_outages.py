@@ -28,6 +28,7 @@ def postback(gateway: Gateway, record: dict[str, object]) -> int:
     event = event_for(
         ROUTE,
         path_parameters={"database": "web_events", "table": "pageviews"},
+        headers={"content-type": "application/json"},
         body=json.dumps(record),
     )
     status: int = gateway.invoke("PostbackFunction", event)["statusCode"]
@@ -58,7 +59,10 @@ def test_secrets_manager_down_before_any_read_is_a_500_problem(
 ) -> None:
     secrets_proxy.up = False
     event = event_for(
-        ROUTE, path_parameters={"database": "web_events", "table": "pageviews"}, body='{"n": 1}'
+        ROUTE,
+        path_parameters={"database": "web_events", "table": "pageviews"},
+        headers={"content-type": "application/json"},
+        body='{"n": 1}',
     )
 
     response = gateway.invoke("PostbackFunction", event)

@@ -46,6 +46,7 @@ def _postback_send(gateway: Gateway, n: int) -> tuple[int, bool]:
     event = event_for(
         Route("POST", "/v1/postback/{database}/{table}"),
         path_parameters={"database": "faults", "table": "records"},
+        headers={"content-type": "application/json"},
         body=json.dumps({"n": n}),
     )
     status: int = gateway.invoke("PostbackFunction", event)["statusCode"]
@@ -56,6 +57,7 @@ def _personalization_send(gateway: Gateway, n: int) -> tuple[int, bool]:
     event = event_for(
         Route("POST", "/v1/personalization/{database}/{table}"),
         path_parameters={"database": "faults", "table": "events"},
+        headers={"content-type": "application/json"},
         body=json.dumps({"n": n}),
     )
     response = gateway.invoke("PersonalizationFunction", event)

@@ -251,7 +251,7 @@ def test_tds_own_retry_after_is_passed_on(gateway: Gateway) -> None:
     assert response["headers"]["Retry-After"] == "7"
 
 
-# --- TD's 500 codes: one in-line retry, then 503 with the event queued ---------------------------
+# --- TD's 500 codes: one in-line retry, then the event queued: 204 (degraded) or 503 -------------
 
 
 @pytest.mark.parametrize("code", SERVER_CODES)
@@ -268,7 +268,27 @@ def test_server_code_once_is_retried_in_line(gateway: Gateway, code: int) -> Non
 
 
 @pytest.mark.parametrize("code", SERVER_CODES)
-def test_server_code_twice_is_503_with_the_event_queued(gateway: Gateway, code: int) -> None:
+def test_server_code_twice_degrades_to_204_with_the_event_queued(
+    gateway: Gateway, code: int
+) -> None:
+    gateway.p13n.add_fault(code=code, count=2)
+
+    response = personalize(gateway, {"td_client_id": "c-6"})
+
+    assert response["statusCode"] == 204
+    assert response["body"] == ""
+    [envelope] = gateway.envelopes("RetryQueue")
+    assert response["headers"]["Gateway-Status"] == f"queued; retryId={envelope['id']}"
+    assert envelope["kind"] == "td.personalization"
+    assert envelope["request"]["event"] == gateway.p13n.requests[0].json()
+    assert len(gateway.p13n.requests) == 2
+
+
+@pytest.mark.parametrize("code", SERVER_CODES)
+def test_server_code_twice_is_503_with_the_event_queued_when_configured(
+    gateway: Gateway, code: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PERSONALIZATION_ON_FAILURE", "error")
     gateway.p13n.add_fault(code=code, count=2)
 
     response = personalize(gateway, {"td_client_id": "c-6"})
@@ -298,8 +318,9 @@ def test_server_code_twice_is_503_with_the_event_queued(gateway: Gateway, code: 
     [{"status": 502}, {"status": 503}, {"mode": "timeout", "latency_ms": 1500}, {"mode": "reset"}],
 )
 def test_transport_failures_twice_are_503_upstream_unavailable_queued(
-    gateway: Gateway, fault: dict[str, Any]
+    gateway: Gateway, fault: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("PERSONALIZATION_ON_FAILURE", "error")
     gateway.p13n.add_fault(count=2, **fault)
 
     response = personalize(gateway, {"a": 1})
@@ -313,7 +334,8 @@ def test_queued_event_is_reingested_by_the_retry_function(gateway: Gateway) -> N
     gateway.p13n.add_fault(code=1003, count=3)  # both attempts and the first replay fail
 
     response = personalize(gateway, {"td_client_id": "c-7"})
-    assert response["statusCode"] == 503
+    assert response["statusCode"] == 204
+    assert response["headers"]["Gateway-Status"].startswith("queued; retryId=")
     sent = gateway.p13n.requests[0].json()
 
     gateway.drain()
@@ -326,7 +348,7 @@ def test_queued_event_is_reingested_by_the_retry_function(gateway: Gateway) -> N
 
 def test_queued_event_refused_on_replay_is_parked(gateway: Gateway) -> None:
     gateway.p13n.add_fault(code=9999, count=2)
-    assert personalize(gateway, {"td_client_id": "c-8"})["statusCode"] == 503
+    assert personalize(gateway, {"td_client_id": "c-8"})["statusCode"] == 204
     gateway.p13n.add_fault(code=3004, count=1)
 
     gateway.drain()
@@ -349,3 +371,26 @@ def test_server_code_with_queue_unreachable_is_503_with_another_code(
     assert problem(response)["code"] == "RETRY_QUEUE_UNAVAILABLE"
     assert response["headers"]["Retry-After"]
     assert gateway.queue_depth("RetryQueue") == 0
+
+
+@pytest.mark.parametrize(("on_failure", "ingested"), [("degrade", 1), ("error", 2)])
+def test_a_client_that_retries_503s_sends_no_duplicate_by_default(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch, on_failure: str, ingested: int
+) -> None:
+    """As urllib3's Retry(status_forcelist=[503]) does: a 503 is sent again (a new event, with a
+    new uuid); the degraded 204 is not. Reproduces duplicated events under a TD outage."""
+    monkeypatch.setenv("PERSONALIZATION_ON_FAILURE", on_failure)
+    gateway.p13n.add_fault(code=1003, count=2)  # this lookup's two attempts fail; TD recovers
+
+    statuses = []
+    for _ in range(3):  # the client's own retries
+        response = personalize(gateway, {"td_client_id": "c-9"})
+        statuses.append(response["statusCode"])
+        if response["statusCode"] != 503:
+            break
+    gateway.drain()
+
+    events = gateway.p13n.events(DATABASE, TABLE)
+    assert len(events) == ingested
+    assert len({e["uuid"] for e in events}) == ingested
+    assert statuses[-1] in (200, 204)

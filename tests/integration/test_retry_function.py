@@ -21,6 +21,7 @@ def send_postback(gateway: Gateway, record: dict[str, Any]) -> dict[str, Any]:
     event = event_for(
         ROUTE,
         path_parameters={"database": "web_events", "table": "pageviews"},
+        headers={"content-type": "application/json"},
         body=json.dumps(record),
     )
     return gateway.invoke("PostbackFunction", event)

@@ -238,7 +238,7 @@ def test_delivery_state_table() -> None:
     having = {
         fn.logical_id for fn in TEMPLATE.functions() if "DELIVERY_STATE_TABLE" in fn.environment
     }
-    assert having == {"RichRelevanceFunction", "PostbackFunction", "RetryFunction"}
+    assert having == {"RichRelevanceFunction", "RetryFunction"}
     for logical_id in having:
         env = TEMPLATE.function(logical_id).environment
         assert env["DELIVERY_STATE_TABLE"] == {"Ref": "DeliveryStateTable"}

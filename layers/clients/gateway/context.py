@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import boto3
     from botocore.config import Config
 
+    from gateway.aws.delivery_state import DeliveryState
     from gateway.aws.experience_cache import ExperienceCache
     from gateway.aws.idempotency import IdempotencyStores
     from gateway.aws.retry_queue import RetryQueue
@@ -86,6 +87,12 @@ class Context:
         from gateway.aws.idempotency import IdempotencyStores
 
         return IdempotencyStores(self)
+
+    @cached_property
+    def delivery_state(self) -> DeliveryState:
+        from gateway.aws.delivery_state import DeliveryState
+
+        return DeliveryState(self)
 
     @cached_property
     def experience_cache(self) -> ExperienceCache:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,10 +23,30 @@ class WriteRequest(BaseModel):
     `kind` names it in the envelope; the replay table is built from these classes."""
 
     kind: ClassVar[Kind]
+    vendor: ClassVar[str]  # whose circuit the retry function watches for it
 
     def send(self, context: Context, *, fresh_credentials: bool = False) -> VendorResponse:
         """One call to the vendor: its success, or the `UpstreamError` its answer maps to.
         `fresh_credentials`: read the secret again first (after the vendor refused it)."""
+        raise NotImplementedError
+
+    def expired(self, now: float) -> str | None:
+        """Why a replay at `now` would no longer land as accepted (then it is parked), or None."""
+        return None
+
+
+class OrderedRequest(WriteRequest):
+    """A write for whose keys (a user, content items) the last accepted write wins: stamped
+    with its `sequence` (nanoseconds since the epoch) when accepted, so that a replay overtaken
+    by a later accepted write is acknowledged without a call (docs/delivery.md, "Order")."""
+
+    sequence: int | None = None
+
+    def ordering_keys(self) -> list[str]:
+        raise NotImplementedError
+
+    def without(self, keys: set[str]) -> Self | None:
+        """This write less what concerns `keys` (overtaken); None when nothing is left."""
         raise NotImplementedError
 
 

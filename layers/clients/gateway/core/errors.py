@@ -126,11 +126,21 @@ class UpstreamError(GatewayError):
     """A vendor call that did not succeed (`upstream_status` None: timeout or connection error)."""
 
     def __init__(
-        self, detail: str, *, vendor: str, upstream_status: int | None = None, **kwargs: Any
+        self,
+        detail: str,
+        *,
+        vendor: str,
+        upstream_status: int | None = None,
+        retry_after: str | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(detail, **kwargs)
         self.vendor = vendor
         self.upstream_status = upstream_status
+        # The vendor's own Retry-After in seconds (its HTTP-date form is not honoured).
+        self.retry_after_seconds = (
+            int(retry_after) if retry_after is not None and retry_after.isdigit() else None
+        )
 
 
 class UpstreamUnavailable(UpstreamError):
@@ -147,7 +157,9 @@ class UpstreamThrottled(UpstreamError):
     disposition = Disposition.THROTTLED
 
     def __init__(self, detail: str, *, retry_after: str = "1", **kwargs: Any) -> None:
-        super().__init__(detail, headers={"Retry-After": retry_after}, **kwargs)
+        super().__init__(
+            detail, headers={"Retry-After": retry_after}, retry_after=retry_after, **kwargs
+        )
         self.retry_after = retry_after
 
 

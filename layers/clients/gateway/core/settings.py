@@ -17,6 +17,7 @@ TD_POSTBACK_HOSTS: dict[str, str] = {
     "eu01": "https://eu01.in.treasuredata.com",
     "ap02": "https://ap02.in.treasuredata.com",
 }
+DESTINATION_PATTERN = re.compile(r"[A-Za-z0-9_*]+\.[A-Za-z0-9_*]+")
 TD_POSTBACK_V2_HOST = re.compile(r"https://[a-z0-9-]+\.records\.in\.treasuredata\.com")
 RrEnvironment = Literal["gateway", "staging-gateway", "qa-gateway"]
 
@@ -57,6 +58,22 @@ class Settings(BaseModel):
     idempotency_table: str | None = None
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60, le=7 * 86_400)
 
+    # Who may reach what (docs/security.md): comma-separated `database.table` patterns with
+    # `*`; empty allows nothing. Browser origins allowed on every route (a request without
+    # Origin, a server, is not refused for that).
+    postback_destinations: str = ""
+    personalization_destinations: str = ""
+    allowed_origins: str = ""
+
+    # After the in-line retry, a personalization lookup answers 204 with Gateway-Status
+    # (degrade: the page renders its defaults) or 503 (error); the event is queued either way.
+    personalization_on_failure: Literal["degrade", "error"] = "degrade"
+
+    # Last-accepted-write ordering and the per-vendor circuit (DynamoDB; unset: neither).
+    delivery_state_table: str | None = None
+    circuit_failures: int = Field(default=5, ge=1, le=1000)
+    circuit_open_seconds: float = Field(default=30, ge=1, le=3600)
+
     upstream_connect_timeout_seconds: float = Field(default=1.0, gt=0, le=10)
     upstream_timeout_seconds: float = Field(default=4.0, gt=0, le=25)
 
@@ -88,6 +105,7 @@ class Settings(BaseModel):
         "retry_queue_url",
         "dead_letter_queue_url",
         "idempotency_table",
+        "delivery_state_table",
         mode="before",
     )
     @classmethod
@@ -109,6 +127,16 @@ class Settings(BaseModel):
         if not value.startswith(("https://", "http://")):
             raise ValueError("endpoint must be an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("postback_destinations", "personalization_destinations")
+    @classmethod
+    def _destination_patterns(cls, value: str) -> str:
+        for pattern in split_list(value):
+            if not DESTINATION_PATTERN.fullmatch(pattern):
+                raise ValueError(
+                    f"{pattern!r} is not a database.table pattern (letters, digits, _ and *)"
+                )
+        return value
 
     @model_validator(mode="after")
     def _backoff_bounds(self) -> Settings:
@@ -140,3 +168,8 @@ class Settings(BaseModel):
         return self.rr_content_update_endpoint or (
             f"https://{self.rr_environment}.richrelevance.com/contentupdate/v1"
         )
+
+
+def split_list(value: str) -> list[str]:
+    """A comma-separated setting as its items (blanks dropped)."""
+    return [item.strip() for item in value.split(",") if item.strip()]

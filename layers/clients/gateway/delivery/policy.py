@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
-from gateway.core.envelope import ChunkRequest, Envelope, WriteRequest
+from gateway.core.envelope import ChunkRequest, Envelope, OrderedRequest, WriteRequest
 from gateway.core.errors import (
     Disposition,
     GatewayError,
@@ -38,6 +38,18 @@ if TYPE_CHECKING:
 
 class MalformedEnvelope(Exception):
     """An envelope no delivery can replay: unknown kind, or a request failing validation."""
+
+
+class Expired(Exception):
+    """A replay that would no longer land as it was accepted (e.g. re-timed by the vendor)."""
+
+
+class CircuitOpen(Exception):
+    """The vendor failed too often in a row: its replays wait without calling it."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"circuit open for {seconds:.0f} s more")
+        self.seconds = seconds
 
 
 class RetryLater(Exception):
@@ -97,13 +109,30 @@ def _park_reason(error: UpstreamError) -> str:
     return f"permanent failure: {error.detail}"
 
 
+def _accept_order(context: Context, request: W, sequence: int) -> W:
+    """Stamp an ordered write with its sequence and record it as its keys' last accepted write
+    (one AWS call per write). Should the state table fail, the write goes on unordered: it is
+    still delivered or queued, and the failure is logged and counted."""
+    if not isinstance(request, OrderedRequest) or not context.delivery_state.enabled:
+        return request
+    stamped = request.model_copy(update={"sequence": sequence})
+    try:
+        context.delivery_state.accept(request.kind, stamped.ordering_keys(), sequence)
+    except Exception as exc:
+        metrics.add_metric(name="OrderingUnavailable", unit="Count", value=1)
+        logger.warning("ordering state not written", extra={"error_type": type(exc).__name__})
+    return stamped
+
+
 def _first_attempt(
     context: Context,
     request: WriteRequest,
     *,
     accepted_before: bool = False,
     inline_retry_delay: float | None = None,
+    sequence: int | None = None,
 ) -> Outcome:
+    request = _accept_order(context, request, sequence or time.time_ns())
     try:
         return _send(context, request, inline_retry_delay=inline_retry_delay)
     except UpstreamError as exc:
@@ -166,6 +195,7 @@ def submit(
 
 
 C = TypeVar("C", bound=ChunkRequest)
+W = TypeVar("W", bound=WriteRequest)
 
 
 def submit_chunks(
@@ -184,9 +214,12 @@ def submit_chunks(
 
     def deliver() -> Outcome:
         fates: list[tuple[C, Fate]] = []
+        sequence = time.time_ns()  # the whole request is one write: its chunks share it
         for position, chunk in enumerate(chunks):
             try:
-                outcome = _first_attempt(context, chunk, accepted_before=bool(fates))
+                outcome = _first_attempt(
+                    context, chunk, accepted_before=bool(fates), sequence=sequence
+                )
             except UpstreamError as exc:
                 _raise_with_fates(context, exc, fates, chunks[position], chunks[position + 1 :])
             except RetryQueueUnavailable as exc:  # nothing from this chunk on is queued
@@ -196,7 +229,7 @@ def submit_chunks(
                 for position_later, later in enumerate(chunks[position + 1 :], position + 1):
                     error = outcome.error or GatewayError("queued after an earlier chunk")
                     try:
-                        queued = _queue(context, later, error)
+                        queued = _queue(context, _accept_order(context, later, sequence), error)
                     except RetryQueueUnavailable as exc:
                         _raise_with_fates(
                             context, exc, fates, None, chunks[position_later:], "not_queued"
@@ -274,26 +307,85 @@ def _where(exc: ValidationError) -> str:
     return ", ".join(sorted({".".join(map(str, e["loc"])) or "(root)" for e in exc.errors()}))
 
 
-def _replay_once(context: Context, envelope: Envelope) -> bool:
+def _not_overtaken(context: Context, request: WriteRequest) -> WriteRequest | None:
+    """The part of an ordered write that no later accepted write has overtaken (None: none).
+    Should the state table fail, the whole write is sent."""
+    if (
+        not isinstance(request, OrderedRequest)
+        or request.sequence is None
+        or not context.delivery_state.enabled
+    ):
+        return request
+    try:
+        overtaken = context.delivery_state.overtaken(
+            request.kind, request.ordering_keys(), request.sequence
+        )
+    except Exception as exc:
+        logger.warning("ordering state unreadable", extra={"error_type": type(exc).__name__})
+        return request
+    return request.without(overtaken) if overtaken else request
+
+
+def _replay_once(context: Context, envelope: Envelope) -> str:
     """Send the envelope's write unless an earlier receive of it was delivered (SQS delivers at
-    least once); False when it was. Raises `InProgress` while another receive of it is being
-    delivered. Without the idempotency table, or when it fails, it is sent: a duplicate is
-    better than a write lost."""
+    least once) or later accepted writes overtook it; returns what happened. Raises
+    `InProgress` while another receive of it is being delivered. Without the idempotency
+    table, or when it fails, it is sent: a duplicate is better than a write lost."""
     request = _request_of(envelope)
+    expired = request.expired(time.time())
+    if expired is not None:
+        raise Expired(expired)
+    current = _not_overtaken(context, request)
+    if current is None:
+        metrics.add_metric(name="Superseded", unit="Count", value=1)
+        return "superseded by a later accepted write: acknowledged without a call"
+
+    def send() -> VendorResponse:
+        return _send_watched(context, current)
+
     if not context.idempotency.enabled:
-        _send(context, request)
-        return True
+        send()
+        return "retry delivered"
     try:
         outcome = context.idempotency.once(
-            "envelope",
-            envelope.id,
-            {"kind": envelope.kind, "request": envelope.request},
-            lambda: _send(context, request),
+            "envelope", envelope.id, {"kind": envelope.kind, "request": envelope.request}, send
         )
     except IdempotencyUnavailable:
-        _send(context, request)
-        return True
-    return not outcome.replayed
+        send()
+        return "retry delivered"
+    return "already delivered: skipped" if outcome.replayed else "retry delivered"
+
+
+def _send_watched(context: Context, request: WriteRequest) -> VendorResponse:
+    """A replay's call under the vendor's circuit, shared by every invocation: after
+    CIRCUIT_FAILURES retryable failures in a row the vendor's replays back off without calling
+    it; when the open period is over, one replay probes it, and its success closes the
+    circuit. Without the state table, a plain call."""
+    state = context.delivery_state
+    if not state.enabled:
+        return _send(context, request)
+    settings = context.settings
+    circuit = state.circuit(request.vendor)
+    now = time.time()
+    if circuit.is_open(now):
+        raise CircuitOpen(circuit.open_until - now)
+    if circuit.probing and not state.claim_probe(
+        request.vendor, circuit, open_seconds=settings.circuit_open_seconds
+    ):
+        raise CircuitOpen(settings.circuit_open_seconds)  # another invocation is probing
+    try:
+        response = _send(context, request)
+    except UpstreamError as exc:
+        if exc.disposition in (Disposition.RETRY, Disposition.THROTTLED):
+            state.record_failure(
+                request.vendor,
+                threshold=settings.circuit_failures,
+                open_seconds=settings.circuit_open_seconds,
+            )
+        raise
+    if circuit.failures or circuit.probing:
+        state.record_success(request.vendor)
+    return response
 
 
 def backoff_seconds(
@@ -322,12 +414,21 @@ def replay(context: Context, body: str, *, receive_count: int, receipt_handle: s
     attempt = envelope.attempt + receive_count
     logger.thread_safe_append_keys(retry_id=envelope.id, kind=envelope.kind, attempt=attempt)
     try:
-        delivered = _replay_once(context, envelope)
+        what = _replay_once(context, envelope)
     except InProgress:
         _back_off(context, receipt_handle, receive_count)
         raise RetryLater("the same envelope is being delivered by another invocation") from None
+    except CircuitOpen as exc:
+        if receive_count >= context.settings.retry_max_receives:
+            reason = f"retries exhausted after {attempt} attempts: {exc}"
+            _park_body(context, body, reason, retry_id=envelope.id)
+        else:
+            _back_off(context, receipt_handle, receive_count, int(exc.seconds) + 1)
+            raise RetryLater(str(exc)) from None
     except MalformedEnvelope as exc:
         _park_body(context, body, f"malformed envelope: {exc}", retry_id=envelope.id)
+    except Expired as exc:
+        _park_body(context, body, str(exc), retry_id=envelope.id)
     except UpstreamError as exc:
         if exc.disposition in (Disposition.PARK, Disposition.REJECT):
             _park(context, envelope.after(exc, attempt), _park_reason(exc))
@@ -335,16 +436,20 @@ def replay(context: Context, body: str, *, receive_count: int, receipt_handle: s
             reason = f"retries exhausted after {attempt} attempts: {exc.detail}"
             _park(context, envelope.after(exc, attempt), reason)
         else:
-            _back_off(context, receipt_handle, receive_count)
+            _back_off(context, receipt_handle, receive_count, exc.retry_after_seconds)
             raise RetryLater(exc.detail) from exc
     else:
-        logger.info("retry delivered" if delivered else "already delivered: skipped")
+        logger.info(what)
     finally:
         logger.thread_safe_remove_keys(["retry_id", "kind", "attempt"])
 
 
-def _back_off(context: Context, receipt_handle: str, receive_count: int) -> None:
-    seconds = backoff_seconds(context.settings, receive_count)
+def _back_off(
+    context: Context, receipt_handle: str, receive_count: int, retry_after: int | None = None
+) -> None:
+    """Hide the message for the backoff, or for the vendor's Retry-After when that is longer
+    (within SQS's 12 hours)."""
+    seconds = min(max(backoff_seconds(context.settings, receive_count), retry_after or 0), 43_200)
     try:
         context.retry_queue.delay(receipt_handle, seconds)
     except Exception as exc:  # the message still comes back after the queue's visibility timeout

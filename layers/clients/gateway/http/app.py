@@ -3,15 +3,25 @@ every error to problem details is here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from gateway.core.errors import GatewayError
 from gateway.core.observability import logger
 from gateway.http import problems
+from gateway.http.guard import edge_checks
+
+if TYPE_CHECKING:
+    from gateway.context import Context
 
 
-def create_app() -> APIGatewayHttpResolver:
+def create_app(context: Callable[[], Context]) -> APIGatewayHttpResolver:
+    """The resolver with the edge checks and the error mapping; `context` gives the function's
+    `Context` (looked up per request: a test hands the module a fresh one)."""
     app = APIGatewayHttpResolver()
+    app.use(middlewares=[edge_checks(context)])
 
     @app.exception_handler(GatewayError)
     def _gateway_error(error: GatewayError) -> Response[str]:

@@ -100,5 +100,11 @@ def raise_for_vendor_status(
             **error_kwargs,
         )
     if is_retryable_status(status):
-        raise UpstreamUnavailable(message, vendor=vendor, upstream_status=status, **error_kwargs)
+        raise UpstreamUnavailable(
+            message,
+            vendor=vendor,
+            upstream_status=status,
+            retry_after=response.headers.get("Retry-After"),
+            **error_kwargs,
+        )
     raise UpstreamRejected(message, vendor=vendor, upstream_status=status, **error_kwargs)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import requests
 from pydantic import Field, model_validator
 
-from gateway.core.envelope import ChunkRequest, Kind
+from gateway.core.envelope import ChunkRequest, Kind, OrderedRequest
 from gateway.core.errors import InvalidRequest
 from gateway.core.observability import logger
 from gateway.core.outcome import Fate, Outcome, VendorResponse
@@ -27,10 +27,11 @@ VENDOR = oauth.VENDOR
 MAX_BODY_BYTES = 6_000_000
 
 
-class ContentRequest(ChunkRequest):
+class ContentRequest(ChunkRequest, OrderedRequest):
     """One chunk: the items to send and where they sit in the caller's array."""
 
     kind: ClassVar[Kind] = "rr.content"
+    vendor: ClassVar[str] = VENDOR
 
     method: Method
     items: list[dict[str, Any]] = Field(min_length=1)
@@ -43,6 +44,13 @@ class ContentRequest(ChunkRequest):
         # A replayed envelope is checked again: a hand-edited one must not reach the vendor.
         self.items = validate_items(self.method, self.items)
         return self
+
+    def ordering_keys(self) -> list[str]:
+        return [str(item["id"]) for item in self.items]
+
+    def without(self, keys: set[str]) -> ContentRequest | None:
+        items = [item for item in self.items if str(item["id"]) not in keys]
+        return self.model_copy(update={"items": items}) if items else None
 
     def send(self, context: Context, *, fresh_credentials: bool = False) -> VendorResponse:
         base = context.settings.rr_content_update_base

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter, field_validator
 
-from gateway.core.envelope import Kind, WriteRequest
+from gateway.core.envelope import Kind, OrderedRequest
 from gateway.core.errors import InvalidRequest
 from gateway.core.outcome import VendorResponse
 from gateway.core.validation import validated
@@ -33,8 +33,9 @@ class OptOutBody(BaseModel):
     enableOptOut: StrictBool  # noqa: N815 - the vendor's and the contract's name
 
 
-class OptOutRequest(WriteRequest):
+class OptOutRequest(OrderedRequest):
     kind: ClassVar[Kind] = "rr.opt_out"
+    vendor: ClassVar[str] = VENDOR
 
     # Any string the site uses as its user id; it is URL-encoded into the vendor path.
     user_id: str = Field(min_length=1, max_length=MAX_USER_ID_CHARS)
@@ -47,6 +48,12 @@ class OptOutRequest(WriteRequest):
         if value in DOT_SEGMENTS:
             raise ValueError("must not be '.' or '..'")
         return value
+
+    def ordering_keys(self) -> list[str]:
+        return [self.user_id]
+
+    def without(self, keys: set[str]) -> OptOutRequest | None:
+        return None if self.user_id in keys else self
 
     def send(self, context: Context, *, fresh_credentials: bool = False) -> VendorResponse:
         base = context.settings.rr_profile_command_base

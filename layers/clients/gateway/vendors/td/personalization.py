@@ -8,8 +8,10 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from aws_lambda_powertools.event_handler import Response
 from pydantic import field_validator
 
+from gateway.core.destinations import check_destination
 from gateway.core.envelope import Kind, WriteRequest
 from gateway.core.errors import ConfigurationError, UpstreamError, UpstreamUnavailable
 from gateway.core.json_body import parse_json_object
@@ -20,8 +22,6 @@ from gateway.vendors.td.names import P13N_NAME, check_name
 from gateway.vendors.td.personalization_errors import VENDOR, raise_for_p13n_status
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.event_handler import Response
-
     from gateway.context import Context
     from gateway.core.settings import Settings
 
@@ -38,6 +38,7 @@ QUEUED_RETRY_AFTER = "2"
 
 class PersonalizationRequest(WriteRequest):
     kind: ClassVar[Kind] = "td.personalization"
+    vendor: ClassVar[str] = VENDOR
 
     database: str
     table: str
@@ -71,6 +72,22 @@ class PersonalizationRequest(WriteRequest):
         if event.get("uuid") is None:
             event["uuid"] = str(uuid.uuid4())
         return event
+
+    @classmethod
+    def accepted(
+        cls, context: Context, database: str, table: str, body: bytes
+    ) -> PersonalizationRequest:
+        """The caller's event as the gateway accepts it: names checked, the destination
+        allowed, the body within the JSON limit, `time` and `uuid` filled in."""
+        check_name(database, what="database", pattern=P13N_NAME, rule=P13N_NAME.pattern)
+        check_name(table, what="table", pattern=P13N_NAME, rule=P13N_NAME.pattern)
+        check_destination(
+            context.settings.personalization_destinations,
+            database,
+            table,
+            setting="PERSONALIZATION_DESTINATIONS",
+        )
+        return cls.model_validate({"database": database, "table": table, "event": body})
 
     def send(self, context: Context, *, fresh_credentials: bool = False) -> VendorResponse:
         """One call to TD (also what RetryFunction replays)."""
@@ -113,10 +130,17 @@ def personalize(context: Context, request: PersonalizationRequest) -> Outcome:
 
 
 def response(context: Context, answer: Outcome) -> Response[str]:
-    """TD's answer passed through; for a queued event, the 503 that says so."""
-    if isinstance(answer, Queued):
+    """TD's answer passed through. For an event queued after the in-line retry: by default a
+    204 with `Gateway-Status: queued; retryId=...`, so that the page renders its defaults and a
+    client that retries 503s sends no duplicate; PERSONALIZATION_ON_FAILURE=error makes it a
+    503 that says the event is queued."""
+    if not isinstance(answer, Queued):
+        return outcome_response(answer)
+    if context.settings.personalization_on_failure == "error":
         raise unavailable(answer)
-    return outcome_response(answer)
+    return Response(
+        status_code=204, body="", headers={"Gateway-Status": f"queued; retryId={answer.retry_id}"}
+    )
 
 
 def unavailable(queued: Queued) -> UpstreamUnavailable:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import field_validator
 
+from gateway.core.destinations import check_destination
 from gateway.core.envelope import Kind, WriteRequest
 from gateway.core.json_body import parse_json_object
 from gateway.core.outcome import VendorResponse
@@ -17,12 +19,16 @@ if TYPE_CHECKING:
     from gateway.context import Context
 
 VENDOR = "treasure-data"
+# TD keeps a record's own time only within this window; older records would be re-timed.
+TIME_WINDOW_SECONDS = 7 * 86_400
+TIME_FIELDS = ("time", "td_record_time")
 # TD answers 413 above this many bytes, so the gateway refuses larger records itself.
 MAX_RECORD_BYTES = 1_048_064
 
 
 class PostbackRequest(WriteRequest):
     kind: ClassVar[Kind] = "td.postback"
+    vendor: ClassVar[str] = VENDOR
 
     database: str
     table: str
@@ -47,6 +53,35 @@ class PostbackRequest(WriteRequest):
             if isinstance(value, bytes)
             else value
         )
+
+    @classmethod
+    def accepted(cls, context: Context, database: str, table: str, body: bytes) -> PostbackRequest:
+        """The caller's record as the gateway accepts it: names checked, the destination
+        allowed, the body within the JSON limit; a record with no time of its own is stamped
+        with the second it was accepted, in the field the configured host honours (`time`;
+        `td_record_time` on the Postback v2 host), so that a replay lands at that time."""
+        check_name(database, what="database")
+        check_name(table, what="table")
+        settings = context.settings
+        check_destination(
+            settings.postback_destinations, database, table, setting="POSTBACK_DESTINATIONS"
+        )
+        request = cls.model_validate({"database": database, "table": table, "record": body})
+        if not any(name in request.record for name in TIME_FIELDS):
+            field = "td_record_time" if settings.td_postback_is_v2 else "time"
+            request.record[field] = int(time.time())
+        return request
+
+    def expired(self, now: float) -> str | None:
+        stamped = next((self.record[f] for f in TIME_FIELDS if f in self.record), None)
+        try:
+            seconds = float(stamped) if stamped is not None else None
+        except (TypeError, ValueError):
+            return None  # not a time TD reads as epoch seconds: TD decides
+        if seconds is not None and now - seconds > TIME_WINDOW_SECONDS:
+            age = int(now - seconds)
+            return f"EVENT_TOO_OLD: the record's time is {age} s old, beyond TD's 7-day window"
+        return None
 
     def send(self, context: Context, *, fresh_credentials: bool = False) -> VendorResponse:
         base = context.settings.td_postback_base

@@ -1,0 +1,74 @@
+"""Last accepted write wins, per opt-out user and per content item id: a replay overtaken by a
+later accepted write for the same key is acknowledged without a vendor call. Reproduces the
+inversion: `true` queued (202), then `false` delivered (200), then the replay of `true` landed
+last and RichRelevance recorded the opposite of the user's last choice."""
+
+from __future__ import annotations
+
+import json
+
+from devserver.vendors.richrelevance import CONTENT_PREFIX, PROFILE_PREFIX, RichRelevanceSandbox
+from tests.integration.conftest import Gateway
+from tests.integration.rr_support import content, item, opt_out
+
+
+def opt_out_choices(rr: RichRelevanceSandbox, user_id: str) -> list[bool]:
+    """What RichRelevance accepted for the user, in the order it arrived."""
+    return [
+        json.loads(r.body)["enableOptOut"]
+        for r in rr.received
+        if r.path == f"{PROFILE_PREFIX}/optOut/{user_id}"
+    ]
+
+
+def test_a_queued_opt_out_overtaken_by_a_later_choice_is_not_replayed(
+    gateway: Gateway, rr_sandbox: RichRelevanceSandbox
+) -> None:
+    rr_sandbox.add_fault(status=503, count=1, path=f"{PROFILE_PREFIX}/optOut")
+    assert opt_out(gateway, "u-order", {"enableOptOut": True})["statusCode"] == 202
+    assert opt_out(gateway, "u-order", {"enableOptOut": False})["statusCode"] == 200
+
+    gateway.drain()
+
+    assert opt_out_choices(rr_sandbox, "u-order") == [False]  # the user's last choice stands
+    assert gateway.queue_depth("DeadLetterQueue") == 0
+
+
+def test_a_queued_opt_out_not_overtaken_is_replayed(
+    gateway: Gateway, rr_sandbox: RichRelevanceSandbox
+) -> None:
+    rr_sandbox.add_fault(status=503, count=1, path=f"{PROFILE_PREFIX}/optOut")
+    assert opt_out(gateway, "u-a", {"enableOptOut": True})["statusCode"] == 202
+    assert opt_out(gateway, "u-b", {"enableOptOut": False})["statusCode"] == 200  # another user
+
+    gateway.drain()
+
+    assert opt_out_choices(rr_sandbox, "u-a") == [True]
+    assert opt_out_choices(rr_sandbox, "u-b") == [False]
+
+
+def test_two_queued_choices_replay_only_the_last(
+    gateway: Gateway, rr_sandbox: RichRelevanceSandbox
+) -> None:
+    rr_sandbox.add_fault(status=503, count=2, path=f"{PROFILE_PREFIX}/optOut")
+    assert opt_out(gateway, "u-twice", {"enableOptOut": True})["statusCode"] == 202
+    assert opt_out(gateway, "u-twice", {"enableOptOut": False})["statusCode"] == 202
+
+    gateway.drain()
+
+    assert opt_out_choices(rr_sandbox, "u-twice") == [False]
+
+
+def test_a_content_replay_leaves_out_the_items_a_later_write_overtook(
+    gateway: Gateway, rr_sandbox: RichRelevanceSandbox
+) -> None:
+    rr_sandbox.add_fault(status=503, count=1, path=CONTENT_PREFIX, method="PUT")
+    first = content(gateway, "PUT", [item(1, name="old one"), item(2, name="old two")])
+    assert first["statusCode"] == 202
+    assert content(gateway, "PUT", [item(1, name="new one")])["statusCode"] == 200
+
+    gateway.drain()
+
+    sent = [json.loads(r.body) for r in rr_sandbox.received if r.path == CONTENT_PREFIX]
+    # The later write of item 1, then the replay with item 2 only: item 1 keeps its new name.
+    assert [[i["name"] for i in body] for body in sent] == [["new one"], ["old two"]]

@@ -167,7 +167,11 @@ class Mover:
             )
         except ClientError as exc:
             error = exc.response.get("Error", {})
-            return None, f"{error.get('Code', '?')}: {str(error.get('Message', ''))[:80]}".strip()
+            message = " ".join(str(error.get("Message", "")).split())
+            if "<" in message:  # an HTML error page (moto's 500 for an action it lacks)
+                message = ""
+            said = f"StartMessageMoveTask answered {error.get('Code', '?')}"
+            return None, f"{said}: {message[:120]}" if message else said
         except BotoCoreError as exc:
             return None, type(exc).__name__
         return started["TaskHandle"], ""

@@ -140,7 +140,7 @@ def test_redrive_everything_falls_back_from_the_move_task_moto_lacks(
     journal = tmp_path / "j.jsonl"
     assert cli(queues, "dlq", "redrive", "--journal", str(journal), "--no-progress") == 0
     out = capsys.readouterr().out
-    assert "SQS message move task unavailable here" in out
+    assert "SQS message move task unavailable here (StartMessageMoveTask answered 500)" in out
     assert "moved 2 to RetryQueue (message by message)" in out
     moved = queues.drain(queues.target.retry_url)
     assert {json.loads(m["Body"])["id"] for m in moved} == parked
@@ -148,10 +148,13 @@ def test_redrive_everything_falls_back_from_the_move_task_moto_lacks(
     assert queues.drain(queues.target.dlq_url) == []
 
 
-def test_dry_run_moves_nothing(queues: Queues, capsys: pytest.CaptureFixture[str]) -> None:
+def test_dry_run_moves_nothing(
+    queues: Queues, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     queues.park("td.postback", None)
     queues.park("rr.opt_out", None)
-    assert cli(queues, "dlq", "redrive", "--kind", "rr.opt_out", "--dry-run", "--no-progress") == 0
+    only = ("--kind", "rr.opt_out", "--dry-run", "--no-progress")
+    assert cli(queues, "dlq", "redrive", *only, "--journal", str(tmp_path / "j.jsonl")) == 0
     assert "would move 1 to RetryQueue" in capsys.readouterr().out
     assert queues.drain(queues.target.retry_url) == []
     assert len(queues.drain(queues.target.dlq_url)) == 2

@@ -16,7 +16,8 @@ from re import Pattern
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from devserver.apigw_event import http_api_event, route_regex
+from devserver.apigw_event import http_api_event, iam_authorizer, route_regex
+from devserver.jwt_authorizer import UNAUTHORIZED, JwtAuthorizer
 from devserver.template import Route
 from devserver.workers import FunctionPool, InvocationError
 
@@ -44,6 +45,7 @@ class ApiServer(ThreadingHTTPServer):
         cors_origins: list[str],
         admin: Callable[[str], Any] | None = None,
         quiet: bool = False,
+        jwt: JwtAuthorizer | None = None,
     ) -> None:
         super().__init__(address, _Handler)
         self.routes = routes
@@ -51,6 +53,7 @@ class ApiServer(ThreadingHTTPServer):
         self.cors_origins = cors_origins
         self.admin = admin
         self.quiet = quiet
+        self.jwt = jwt
         self._thread: threading.Thread | None = None
 
     @property
@@ -116,6 +119,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(413, {"message": "Request Entity Too Large"})
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
+        authorizer = self._authorize(bound.route, headers.get("authorization"))
+        if authorizer is None:
+            self._reply(
+                401, json.dumps(UNAUTHORIZED).encode(), {"Content-Type": "application/json", **cors}
+            )
+            return
         event = http_api_event(
             bound.route,
             parts.path,
@@ -124,7 +133,7 @@ class _Handler(BaseHTTPRequestHandler):
             body=body if length else None,
             raw_query=parts.query,
             source_ip=self.client_address[0],
-            iam_caller="local-developer" if bound.route.auth == "AWS_IAM" else None,
+            authorizer=authorizer or None,
         )
         try:
             result = self.server.pools[bound.function].invoke(event)
@@ -142,6 +151,14 @@ class _Handler(BaseHTTPRequestHandler):
             print(
                 f"{self.command} {self.path} -> {status} {bound.function} {ms:.0f} ms", flush=True
             )
+
+    def _authorize(self, route: Route, authorization: str | None) -> dict[str, Any] | None:
+        """API Gateway's authorizer for the route: its context ({} = none), None = 401."""
+        if route.auth == "AWS_IAM":
+            return iam_authorizer(authorization, default_caller="local-developer")
+        if self.server.jwt and self.server.jwt.guards(route.method, route.path):
+            return self.server.jwt.authorize(authorization)
+        return {}
 
     def _cors_headers(self) -> dict[str, str]:
         origin = self.headers.get("Origin")

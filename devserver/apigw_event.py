@@ -13,6 +13,29 @@ from urllib.parse import quote
 from devserver.template import Route
 
 _PARAM = re.compile(r"\{(\w+)\+?\}")
+LOCAL_ACCOUNT = "123456789012"
+# SigV4: `AWS4-HMAC-SHA256 Credential=<access key>/<date>/<region>/<service>/aws4_request, ...`
+_SIGV4_CREDENTIAL = re.compile(r"^AWS4-HMAC-SHA256\s+.*?Credential=([A-Za-z0-9]+)/", re.DOTALL)
+
+
+def iam_authorizer(authorization: str | None, *, default_caller: str) -> dict[str, Any]:
+    """`requestContext.authorizer` of an AWS_IAM route. API Gateway names the verified signer;
+    the local runtime verifies nothing, but takes the signer's access key from a SigV4 header's
+    credential scope, so that two differently signed requests act as two principals."""
+    m = _SIGV4_CREDENTIAL.match((authorization or "").strip())
+    access_key = m[1] if m else "AKIALOCAL"
+    caller = m[1] if m else default_caller
+    return {
+        "iam": {
+            "accessKey": access_key,
+            "accountId": LOCAL_ACCOUNT,
+            "callerId": caller,
+            "cognitoIdentity": None,
+            "principalOrgId": None,
+            "userArn": f"arn:aws:iam::{LOCAL_ACCOUNT}:user/{caller}",
+            "userId": caller,
+        }
+    }
 
 
 def route_regex(route: Route) -> re.Pattern[str]:
@@ -34,6 +57,7 @@ def http_api_event(
     raw_query: str = "",
     source_ip: str = "127.0.0.1",
     iam_caller: str | None = None,
+    authorizer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     now = datetime.now(UTC)
@@ -67,16 +91,9 @@ def http_api_event(
     if path_parameters:
         event["pathParameters"] = path_parameters
     if iam_caller:
-        event["requestContext"]["authorizer"] = {
-            "iam": {
-                "accessKey": "AKIALOCAL",
-                "accountId": "123456789012",
-                "callerId": iam_caller,
-                "principalOrgId": None,
-                "userArn": f"arn:aws:iam::123456789012:user/{iam_caller}",
-                "userId": iam_caller,
-            }
-        }
+        authorizer = iam_authorizer(None, default_caller=iam_caller)
+    if authorizer:
+        event["requestContext"]["authorizer"] = authorizer
     if raw_query:
         pairs = (part.partition("=") for part in raw_query.split("&"))
         event["queryStringParameters"] = {key: value for key, _, value in pairs}

@@ -49,11 +49,20 @@ def _any_object(components: dict[str, Schema]) -> Schema:
     return {"type": "object", "description": "any JSON object (the record or event itself)"}
 
 
+def _td_sdk_events(components: dict[str, Schema]) -> Schema:
+    return {
+        "type": "object",
+        "required": ["events"],
+        "properties": {"events": {"type": "array", "items": _any_object(components)}},
+        "description": "what the TD JavaScript SDK sends: its records under `events`",
+    }
+
+
 def _operations() -> dict[str, Operation]:
-    from gateway.rokt_request import ExperienceRequest
-    from gateway.rr_content_items import ContentItem, PutContentItem
-    from gateway.rr_profile import MAX_USER_ID_CHARS, OptOutBody
-    from gateway.td_names import NAME, P13N_NAME
+    from gateway.vendors.richrelevance.content_items import ContentItem, PutContentItem
+    from gateway.vendors.richrelevance.profile import MAX_USER_ID_CHARS, OptOutBody
+    from gateway.vendors.rokt.request import ExperienceRequest
+    from gateway.vendors.td.names import NAME, P13N_NAME
 
     td_name = {"type": "string", "pattern": f"^{NAME.pattern}$"}
     p13n_name = {"type": "string", "pattern": f"^{P13N_NAME.pattern}$"}
@@ -65,8 +74,21 @@ def _operations() -> dict[str, Operation]:
             {200: "Treasure Data accepted the record", 202: "Queued for retry"},
             idempotency_key=True,
         ),
+        "POST /v1/td/{database}/{table}": Operation(
+            "Ingest the TD JavaScript SDK's records into Treasure Data",
+            _td_sdk_events,
+            {"database": td_name, "table": td_name},
+            {200: "Treasure Data accepted the records", 202: "Queued for retry"},
+            idempotency_key=True,
+        ),
         "POST /v1/personalization/{database}/{table}": Operation(
             "Look up Treasure Data real-time personalization for an event",
+            _any_object,
+            {"database": p13n_name, "table": p13n_name},
+            {200: "The personalization", 204: "No personalization for this event"},
+        ),
+        "POST /v1/personalization/public/{database}/{table}": Operation(
+            "Look up real-time personalization for the TD JavaScript SDK's fetchPersonalization",
             _any_object,
             {"database": p13n_name, "table": p13n_name},
             {200: "The personalization", 204: "No personalization for this event"},

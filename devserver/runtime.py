@@ -15,8 +15,10 @@ from typing import Any
 
 import boto3
 
+from devserver import local_config
 from devserver.api_server import ApiServer, bind_routes
 from devserver.aws_resources import provision
+from devserver.jwt_authorizer import JwtAuthorizer
 from devserver.openapi import DOCUMENT as OPENAPI_DOCUMENT
 from devserver.sqs_poller import SqsPoller
 from devserver.template import ROOT, Template
@@ -101,6 +103,7 @@ def running(config: Config) -> Iterator[Running]:
                 if o.strip()
             ],
             quiet=config.quiet,
+            jwt=JwtAuthorizer.from_template(template),
         )
         run = Running(
             api, aws_endpoint, sandboxes, refs, envs, log_dir, config.state_dir / "state.json"
@@ -148,6 +151,7 @@ def start_backing(
         env = {
             **template.environment(fn, refs),
             **LOCAL_FUNCTION_ENV,
+            **local_config.function_env(template, fn.logical_id),
             "AWS_REGION": boto3.session.Session().region_name or "us-east-1",
             **endpoints,
             **config.overrides,

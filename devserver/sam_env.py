@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from devserver import local_config
 from devserver.aws_resources import provision
 from devserver.runtime import LOCAL_FUNCTION_ENV, Config
 from devserver.template import ROOT, Template
@@ -71,7 +72,8 @@ def local_env(
     env: dict[str, dict[str, str]] = {}
     for fn in template.functions():
         declared = template.environment(fn, refs)
-        env[fn.logical_id] = {k: overrides.get(k, v) for k, v in sorted(declared.items())}
+        local = {**overrides, **local_config.function_env(template, fn.logical_id)}
+        env[fn.logical_id] = {k: local.get(k, v) for k, v in sorted(declared.items())}
     return env
 
 

@@ -80,12 +80,14 @@ class Function:
 
 
 class Template:
-    def __init__(self, path: Path = TEMPLATE) -> None:
+    def __init__(self, path: Path = TEMPLATE, parameters: dict[str, str] | None = None) -> None:
+        """`parameters`: values that replace the defaults, as a deploy's parameter overrides."""
         self.raw: dict[str, Any] = yaml_parse(path.read_text())
         self.resources: dict[str, Any] = self.raw["Resources"]
         self.parameters = {
             name: spec.get("Default") for name, spec in self.raw.get("Parameters", {}).items()
         }
+        self.parameters.update(parameters or {})
 
     def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
         return {k: v.get("Properties", {}) for k, v in self.resources.items() if v["Type"] == kind}
@@ -117,7 +119,7 @@ class Template:
         return next(f for f in self.functions() if f.logical_id == logical_id)
 
     def resolve(self, value: Any, refs: dict[str, str]) -> Any:
-        """Resolve the intrinsics the template uses in environments: Ref, GetAtt and If."""
+        """Resolve the intrinsics the template uses in environments: Ref, GetAtt, If, Join."""
         if isinstance(value, dict) and len(value) == 1:
             ((fn, arg),) = value.items()
             if fn == "Ref":
@@ -133,7 +135,17 @@ class Template:
                 condition, when_true, when_false = arg
                 chosen = when_true if self.condition(condition, refs) else when_false
                 return self.resolve(chosen, refs)
+            if fn == "Fn::Join":
+                separator, items = arg
+                return separator.join(str(item) for item in self._list(items, refs))
         return value
+
+    def _list(self, value: Any, refs: dict[str, str]) -> list[Any]:
+        """A list argument: literal items, or a CommaDelimitedList parameter (a string here)."""
+        if isinstance(value, list):
+            return [self.resolve(item, refs) for item in value]
+        resolved = self.resolve(value, refs)
+        return resolved if isinstance(resolved, list) else str(resolved or "").split(",")
 
     def condition(self, name: str, refs: dict[str, str]) -> bool:
         """A condition of the template's Conditions (the Fn::Equals form it uses)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,27 +31,19 @@ os.environ.update(
 os.environ.pop("AWS_PROFILE", None)
 
 from devserver.lambda_context import LambdaContext  # noqa: E402
-from gateway import (  # noqa: E402
-    experience_cache,
-    http_session,
-    idempotency,
-    retry_queue,
-    rr_oauth,
-    secrets,
-)
-from gateway.settings import get_settings  # noqa: E402
+from gateway.context import Context  # noqa: E402
 from tests.secret_guard import leaks  # noqa: E402
 
 
 def reset_layer_state() -> None:
-    """What a fresh Lambda execution environment would start with."""
-    get_settings.cache_clear()
-    secrets.clear_cache()
-    http_session.reset_session()
-    retry_queue._sqs.cache_clear()
-    idempotency._store.cache_clear()
-    experience_cache.reset()
-    rr_oauth.clear_cache()
+    """What a fresh Lambda execution environment would start with: every handler module that
+    is loaded gets a new `Context` (settings read again from the environment, no clients, no
+    cached secrets or tokens)."""
+    for name, module in list(sys.modules.items()):
+        old = getattr(module, "context", None)
+        if name.startswith("functions.") and isinstance(old, Context):
+            old.close()
+            module.context = Context()  # type: ignore[attr-defined]
 
 
 @pytest.fixture(autouse=True)

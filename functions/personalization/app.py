@@ -6,22 +6,25 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from gateway import td_personalization
-from gateway.http_api import create_app, raw_body, vendor_response
-from gateway.observability import instrumented
-from gateway.td_personalization import PersonalizationRequest
+from gateway.context import Context
+from gateway.core.observability import instrumented
+from gateway.http.app import create_app
+from gateway.http.request import raw_body
+from gateway.vendors.td import personalization
+from gateway.vendors.td.personalization import PersonalizationRequest
 
+context = Context()
 app = create_app()
 
 
 @app.post("/v1/personalization/<database>/<table>")
-def personalization(database: str, table: str) -> Response[str]:
+def personalize(database: str, table: str) -> Response[str]:
     request = PersonalizationRequest.model_validate(
         {"database": database, "table": table, "event": raw_body(app.current_event)}
     )
-    return vendor_response(td_personalization.personalize(request))
+    return personalization.response(context, personalization.personalize(context, request))
 
 
 @instrumented()
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+def lambda_handler(event: dict[str, Any], lambda_context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context.bind(lambda_context))

@@ -5,23 +5,30 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from gateway import writes
-from gateway.http_api import create_app, idempotency_key, raw_body, vendor_response
-from gateway.observability import instrumented
-from gateway.td_postback import PostbackRequest
+from gateway.context import Context
+from gateway.core.observability import instrumented
+from gateway.delivery import policy
+from gateway.http.app import create_app
+from gateway.http.request import caller, idempotency_key, raw_body
+from gateway.http.responses import outcome_response
+from gateway.vendors.td.postback import PostbackRequest
 
+context = Context()
 app = create_app()
 
 
 @app.post("/v1/postback/<database>/<table>")
 def postback(database: str, table: str) -> Response[str]:
+    event = app.current_event
     request = PostbackRequest.model_validate(
-        {"database": database, "table": table, "record": raw_body(app.current_event)}
+        {"database": database, "table": table, "record": raw_body(event)}
     )
-    key = idempotency_key(app.current_event)
-    return vendor_response(writes.submit(request, idempotency_key=key))
+    answer = policy.submit(
+        context, request, idempotency_key=idempotency_key(event), caller=caller(event)
+    )
+    return outcome_response(answer)
 
 
 @instrumented()
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+def lambda_handler(event: dict[str, Any], lambda_context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context.bind(lambda_context))

@@ -16,8 +16,9 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from gateway import replay
-from gateway.observability import instrumented
+from gateway.context import Context
+from gateway.core.observability import instrumented
+from gateway.delivery import policy
 
 # Items of a batch are replayed concurrently, each in a thread of its own, so a batch takes about
 # as long as its slowest item. Not asyncio's default executor: with Lambda's 2 vCPUs it has
@@ -25,17 +26,19 @@ from gateway.observability import instrumented
 # BatchSize is 10). Every failed item is reported, even when the whole batch failed, instead of
 # raising: batchItemFailures is what the event source mapping acts on.
 BATCH_SIZE = 10
+context = Context()
 executor = ThreadPoolExecutor(max_workers=BATCH_SIZE, thread_name_prefix="replay")
 processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 async def record_handler(record: SQSRecord) -> None:
     # As asyncio.to_thread does: the thread runs in a copy of this task's context variables.
-    context = contextvars.copy_context()
+    variables = contextvars.copy_context()
     await asyncio.get_running_loop().run_in_executor(
         executor,
-        lambda: context.run(
-            replay.handle_message,
+        lambda: variables.run(
+            policy.replay,
+            context,
             record.body,
             receive_count=int(record.attributes.approximate_receive_count),
             receipt_handle=record.receipt_handle,
@@ -44,7 +47,12 @@ async def record_handler(record: SQSRecord) -> None:
 
 
 @instrumented(correlation_id_path=None)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+def lambda_handler(
+    event: dict[str, Any], lambda_context: LambdaContext
+) -> PartialItemFailureResponse:
     return async_process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+        event=event,
+        record_handler=record_handler,
+        processor=processor,
+        context=context.bind(lambda_context),
     )

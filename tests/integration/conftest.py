@@ -23,6 +23,7 @@ from devserver.vendors.richrelevance import CONTENT_PREFIX, PROFILE_PREFIX, Rich
 from devserver.vendors.rokt import RoktSandbox
 from devserver.vendors.td_personalization import TdPersonalizationSandbox
 from devserver.vendors.td_postback import TdPostbackSandbox
+from gateway.context import Context
 from tests.conftest import reset_layer_state
 from tests.secret_guard import leaks
 from tests.support.tcp_proxy import SwitchableProxy, proxy_to
@@ -81,6 +82,11 @@ class Gateway:
     def handler(self, logical_id: str) -> Any:
         fn = TEMPLATE.function(logical_id)
         return getattr(importlib.import_module(fn.module), fn.attribute)
+
+    def context(self, logical_id: str) -> Context:
+        """The function's `Context` (the handler module's, as its execution environment has)."""
+        context: Context = importlib.import_module(TEMPLATE.function(logical_id).module).context
+        return context
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> dict[str, Any]:
         context = LambdaContext(

@@ -17,7 +17,7 @@ from devserver.apigw_event import event_for
 from devserver.sqs_poller import SqsPoller
 from devserver.template import Route
 from devserver.workers import FunctionPool, WorkerSpec
-from gateway.envelope import Envelope, LastError
+from gateway.core.envelope import Envelope, LastError
 from tests.integration.conftest import TEMPLATE, Gateway
 from tests.support.tcp_proxy import SwitchableProxy
 

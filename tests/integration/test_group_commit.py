@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from gateway.group_commit import GroupCommit
+from gateway.aws.group_commit import GroupCommit
 from tests.integration.conftest import Gateway
 
 
@@ -63,3 +63,36 @@ def test_a_failed_write_fails_every_caller_it_carried(gateway: Gateway) -> None:
     # The writer is not left stuck: the next put writes again (and fails again, here).
     with pytest.raises(ClientError):
         writer.put(_item(9))
+
+
+def test_group_committed_record_is_the_item_powertools_writes(gateway: Gateway) -> None:
+    """The override replaces Powertools' private `_update_record`: the item it writes must stay
+    the one Powertools' own update leaves, field for field, or a Powertools upgrade would read
+    records it no longer understands (hence the pin to Powertools' minor version)."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+
+    from gateway.aws.group_commit import GroupCommittedStore
+
+    client = boto3.client("dynamodb")
+    table = gateway.refs["IdempotencyTable"]
+    stores = {
+        "powertools": DynamoDBPersistenceLayer(table_name=table, boto3_client=client),
+        "group-commit": GroupCommittedStore(table_name=table, boto3_client=client),
+    }
+    items = {}
+    for name, store in stores.items():
+        store.payload_validation_enabled = True
+        record = DataRecord(
+            idempotency_key=f"envelope#{name}",
+            status="COMPLETED",
+            expiry_timestamp=1_900_000_000,
+            response_data='{"type": "VendorResponse", "status": 200}',
+            payload_hash="hash-of-the-payload",
+        )
+        client.put_item(TableName=table, Item={"id": {"S": record.idempotency_key}})
+        store._update_record(record)
+        item = client.get_item(TableName=table, Key={"id": {"S": record.idempotency_key}})["Item"]
+        items[name] = {k: v for k, v in item.items() if k != "id"}
+
+    assert items["group-commit"] == items["powertools"]

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from gateway import http_session
+from gateway.core.settings import Settings
+from gateway.vendors.http_session import VendorSession
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 
@@ -48,33 +49,43 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Recorder]:
     server.server_close()
 
 
-def _post(url: str) -> int:
-    return http_session.send("POST", url, vendor="rokt", data=b"{}").status_code
+@pytest.fixture
+def session() -> Iterator[VendorSession]:
+    # Made before a test sets its variables: they are read on the first call to an origin.
+    vendor_session = VendorSession(Settings())
+    yield vendor_session
+    vendor_session.close()
+
+
+def _post(session: VendorSession, url: str) -> int:
+    return session.send("POST", url, vendor="rokt", data=b"{}").status_code
 
 
 def test_vendor_calls_go_through_the_environments_proxy(
-    recorder: _Recorder, monkeypatch: pytest.MonkeyPatch
+    recorder: _Recorder, session: VendorSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{recorder.server_port}")
 
-    statuses = [_post("http://rokt.invalid/v2/partner/experiences") for _ in range(2)]
+    statuses = [_post(session, "http://rokt.invalid/v2/partner/experiences") for _ in range(2)]
 
     assert statuses == [200, 200]
     assert recorder.paths == ["http://rokt.invalid/v2/partner/experiences"] * 2
 
 
 def test_no_proxy_hosts_are_called_directly(
-    recorder: _Recorder, monkeypatch: pytest.MonkeyPatch
+    recorder: _Recorder, session: VendorSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens: would fail
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
 
-    status = _post(f"http://127.0.0.1:{recorder.server_port}/v2/partner/experiences")
+    status = _post(session, f"http://127.0.0.1:{recorder.server_port}/v2/partner/experiences")
 
     assert status == 200
     assert recorder.paths == ["/v2/partner/experiences"]
 
 
-def test_without_proxy_settings_calls_are_direct(recorder: _Recorder) -> None:
-    assert _post(f"http://127.0.0.1:{recorder.server_port}/v2/partner/experiences") == 200
+def test_without_proxy_settings_calls_are_direct(
+    recorder: _Recorder, session: VendorSession
+) -> None:
+    assert _post(session, f"http://127.0.0.1:{recorder.server_port}/v2/partner/experiences") == 200
     assert recorder.paths == ["/v2/partner/experiences"]

@@ -11,7 +11,7 @@ import pytest
 from devserver.apigw_event import event_for
 from devserver.template import Route
 from devserver.vendors.richrelevance import CONTENT_PREFIX, RichRelevanceSandbox
-from gateway.envelope import Envelope, LastError
+from gateway.core.envelope import Envelope, LastError
 from tests.integration.conftest import Gateway
 from tests.integration.rr_support import content, item, opt_out
 from tests.support.tcp_proxy import SwitchableProxy

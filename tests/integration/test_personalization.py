@@ -177,7 +177,7 @@ def test_invalid_event_is_td_3004_from_the_sandbox_itself(gateway: Gateway) -> N
 
 @pytest.mark.parametrize("code", TOKEN_CODES)
 def test_token_codes_are_502_ours_and_the_event_is_parked(gateway: Gateway, code: int) -> None:
-    gateway.p13n.add_fault(code=code, count=1)
+    gateway.p13n.add_fault(code=code, count=2)
 
     response = personalize(gateway, {"td_client_id": "c-4"})
 
@@ -185,7 +185,8 @@ def test_token_codes_are_502_ours_and_the_event_is_parked(gateway: Gateway, code
     body = problem(response)
     assert body["code"] == f"TD_{code}"
     assert "gateway's configuration" in body["detail"]
-    assert len(gateway.p13n.requests) == 1  # not retried: the token will not fix itself
+    # Repeated once with the secret read again (a rotated token), never retried beyond that.
+    assert len(gateway.p13n.requests) == 2
     [parked] = gateway.messages("DeadLetterQueue")
     envelope = json.loads(parked["Body"])
     assert envelope["kind"] == "td.personalization"

@@ -11,7 +11,7 @@ import pytest
 
 from devserver.apigw_event import event_for
 from devserver.template import Route
-from gateway.envelope import Envelope, LastError
+from gateway.core.envelope import Envelope, LastError
 from tests.integration.conftest import TEMPLATE, Gateway
 
 ROUTE = Route("POST", "/v1/postback/{database}/{table}")
@@ -113,7 +113,7 @@ def test_permanent_failure_is_parked_with_reason(gateway: Gateway) -> None:
 
 def test_rejected_credentials_on_replay_are_parked(gateway: Gateway) -> None:
     enqueue(gateway, envelope({"user_id": "r-5"}))
-    gateway.td.add_fault(status=403, count=1)
+    gateway.td.add_fault(status=403, count=2)  # the call, and its repeat with the secret read again
 
     gateway.retry_poller().poll_once()
 

@@ -16,7 +16,7 @@ from devserver.vendors.richrelevance import (
     PROFILE_PREFIX,
     RichRelevanceSandbox,
 )
-from gateway import rr_oauth
+from gateway.vendors.richrelevance.oauth import TokenProvider
 from tests.conftest import reset_layer_state
 from tests.integration.conftest import Gateway
 from tests.integration.rr_support import content, item, opt_out, peek, problem
@@ -110,7 +110,8 @@ def test_token_is_renewed_before_its_expires_in_runs_out(
     gateway: Gateway, rr_sandbox: RichRelevanceSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     now = [1000.0]
-    monkeypatch.setattr(rr_oauth, "_provider", rr_oauth.TokenProvider(clock=lambda: now[0]))
+    context = gateway.context("RichRelevanceFunction")
+    monkeypatch.setattr(context, "rr_tokens", TokenProvider(clock=lambda: now[0]))
     rr_sandbox.token_ttl_seconds = 3600
 
     assert opt_out(gateway, "user-1", {"enableOptOut": True})["statusCode"] == 200
@@ -133,8 +134,10 @@ def test_token_refused_twice_is_upstream_auth_and_parked(
 
     assert response["statusCode"] == 502
     assert problem(response)["code"] == "UPSTREAM_AUTH"
-    assert len(rr_sandbox.token_requests(PROFILE_PREFIX)) == 2
-    assert len(rr_sandbox.api_requests(PROFILE_PREFIX)) == 2
+    # A new token after the first refusal; then, before parking, the client credentials are
+    # read again from Secrets Manager and one more token is tried.
+    assert len(rr_sandbox.token_requests(PROFILE_PREFIX)) == 3
+    assert len(rr_sandbox.api_requests(PROFILE_PREFIX)) == 3
     [parked] = gateway.messages("DeadLetterQueue")
     assert json.loads(parked["Body"])["kind"] == "rr.opt_out"
     assert "rejected credentials" in parked["MessageAttributes"]["reason"]["StringValue"]

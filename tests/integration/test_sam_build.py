@@ -57,7 +57,10 @@ def layer_versions(build_dir: Path) -> dict[str, str]:
 
 def test_layer_holds_the_gateway_package_and_its_dependencies(build_dir: Path) -> None:
     python = build_dir / "ClientsLayer" / "python"
-    assert (python / "gateway" / "td_postback.py").is_file()
+    source = ROOT / "layers" / "clients"
+    modules = {p.relative_to(source) for p in (source / "gateway").rglob("*.py")}
+    assert Path("gateway/vendors/td/postback.py") in modules
+    assert modules <= {p.relative_to(python) for p in (python / "gateway").rglob("*.py")}
     for package in (
         "aws_lambda_powertools",
         "pydantic",

@@ -5,9 +5,17 @@ import random
 import pytest
 
 from devserver.template import Template
-from gateway.replay import backoff_seconds
+from gateway.core.settings import Settings
+from gateway.delivery import policy
 
 FOUR_HOURS = 4 * 3600
+DEFAULTS = Settings.model_validate(
+    {"retry_backoff_base_seconds": 30, "retry_backoff_max_seconds": 3600}
+)
+
+
+def backoff_seconds(receive_count: int, *, rng: random.Random) -> int:
+    return policy.backoff_seconds(DEFAULTS, receive_count, rng=rng)
 
 
 def test_backoff_doubles_from_30_seconds_and_caps_at_an_hour() -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.errors import is_retryable_status
+from gateway.core.errors import is_retryable_status
 
 
 @pytest.mark.parametrize("status", [408, 425, 429, 500, 502, 503, 504, 505, 507, 599])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.errors import InvalidRequest, PayloadTooLarge
-from gateway.json_body import parse_json, parse_json_object
+from gateway.core.errors import InvalidRequest, PayloadTooLarge
+from gateway.core.json_body import parse_json, parse_json_object
 
 
 def test_surrogate_pairs_are_text() -> None:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from gateway.errors import InvalidRequest, UnprocessableRequest
-from gateway.rokt_request import ExperienceRequest
+from gateway.core.errors import InvalidRequest, UnprocessableRequest
+from gateway.vendors.rokt.request import ExperienceRequest
 
 INTEGRATION = {
     "name": "UX Helper Web",

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from gateway.errors import UnprocessableRequest
-from gateway.rr_content_items import validate_items
+from gateway.core.errors import UnprocessableRequest
+from gateway.vendors.richrelevance.content_items import validate_items
 
 
 def errors_of(method: str, items: Any) -> list[tuple[str, int | None]]:

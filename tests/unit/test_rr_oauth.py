@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.rr_oauth import usable_until
+from gateway.vendors.richrelevance.oauth import usable_until
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import requests
 
-from gateway.errors import ConfigurationError, InvalidRequest
-from gateway.settings import get_settings
-from gateway.td_personalization import PersonalizationRequest, base_url
-from gateway.td_personalization_errors import vendor_code
+from gateway.core.errors import ConfigurationError, InvalidRequest
+from gateway.core.settings import Settings
+from gateway.vendors.td.personalization import PersonalizationRequest, base_url
+from gateway.vendors.td.personalization_errors import vendor_code
 
 
 def _response(status: int, body: Any) -> requests.Response:
@@ -41,19 +41,18 @@ def test_documented_regions_have_their_host(region: str, monkeypatch: pytest.Mon
     monkeypatch.setenv("TD_REGION", region)
     monkeypatch.delenv("TD_P13N_ENDPOINT", raising=False)
 
-    assert base_url() == f"https://{region}.p13n.in.treasuredata.com"
+    assert base_url(Settings()) == f"https://{region}.p13n.in.treasuredata.com"
 
 
 def test_undocumented_region_needs_an_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TD_REGION", "ap02")
     monkeypatch.delenv("TD_P13N_ENDPOINT", raising=False)
     with pytest.raises(ConfigurationError) as caught:
-        base_url()
+        base_url(Settings())
     assert caught.value.code == "P13N_REGION_UNSUPPORTED"
 
     monkeypatch.setenv("TD_P13N_ENDPOINT", "https://p13n.example.test/")
-    get_settings.cache_clear()
-    assert base_url() == "https://p13n.example.test"
+    assert base_url(Settings()) == "https://p13n.example.test"
 
 
 def test_request_fills_time_and_uuid_once() -> None:

@@ -1,17 +1,20 @@
-"""The template's contract: logical ids, routes, queues, and least-privilege policies."""
+"""The template's contract: logical ids, routes, queues and configuration. Least privilege, as
+deployed, is checked in test_template_security.py."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from devserver.local_config import samconfig_parameters
 from devserver.template import Template
+from tests.unit.sam_expansion import expand
+from tests.unit.test_template_security import grants
 
 TEMPLATE = Template()
-
-
-def _policies(logical_id: str) -> list[dict[str, Any]]:
-    props = TEMPLATE.of_type("AWS::Serverless::Function")[logical_id]
-    return list(props.get("Policies", []))
+OPEN_ROUTES = {
+    "/v1/postback/{database}/{table}",
+    "/v1/td/{database}/{table}",
+    "/v1/personalization/{database}/{table}",
+    "/v1/personalization/public/{database}/{table}",
+}
 
 
 def test_contract_resources_exist() -> None:
@@ -32,15 +35,19 @@ def test_contract_resources_exist() -> None:
         assert name in TEMPLATE.resources
 
 
-def test_postback_route() -> None:
+def test_postback_routes() -> None:
     routes = TEMPLATE.function("PostbackFunction").routes
-    assert [(r.method, r.path) for r in routes] == [("POST", "/v1/postback/{database}/{table}")]
+    assert [(r.method, r.path) for r in routes] == [
+        ("POST", "/v1/postback/{database}/{table}"),
+        ("POST", "/v1/td/{database}/{table}"),  # the TD JavaScript SDK's
+    ]
 
 
 def test_personalization_route_and_environment() -> None:
     fn = TEMPLATE.function("PersonalizationFunction")
     assert [(r.method, r.path, r.auth) for r in fn.routes] == [
-        ("POST", "/v1/personalization/{database}/{table}", "NONE")
+        ("POST", "/v1/personalization/{database}/{table}", "NONE"),
+        ("POST", "/v1/personalization/public/{database}/{table}", "NONE"),  # TD JS SDK's
     ]
     assert fn.environment["TD_P13N_ENDPOINT"] == {"Ref": "TdP13nEndpoint"}
     assert fn.environment["TD_SECRET_ID"] == {"Ref": "TreasureDataSecret"}
@@ -76,15 +83,13 @@ def test_experience_cache_table_expires_items_and_is_only_read_and_written() -> 
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
     assert table["KeySchema"] == [{"AttributeName": "cacheKey", "KeyType": "HASH"}]
+    doc = expand()
     for fn in TEMPLATE.functions():
-        statements = [s for p in _policies(fn.logical_id) for s in p.get("Statement", [])]
-        dynamodb = [s for s in statements if "ExperienceCacheTable" in str(s["Resource"])]
+        reached = {a for a, r in grants(doc, fn.logical_id) if r == "ExperienceCacheTable"}
         if fn.logical_id != "RoktExperienceFunction":
-            assert dynamodb == [], fn.logical_id
+            assert reached == set(), fn.logical_id
             continue
-        [statement] = dynamodb
-        assert sorted(_list(statement["Action"])) == ["dynamodb:GetItem", "dynamodb:PutItem"]
-        assert statement["Resource"] == {"Fn::GetAtt": ["ExperienceCacheTable", "Arn"]}
+        assert reached == {"dynamodb:GetItem", "dynamodb:PutItem"}
 
 
 def test_richrelevance_routes_require_aws_iam() -> None:
@@ -127,98 +132,125 @@ def test_retry_queue_redrives_to_dead_letter_queue() -> None:
     assert policy["maxReceiveCount"] == {"Ref": "RetryMaxReceives"}
 
 
-def test_each_function_reads_only_the_secrets_in_its_environment() -> None:
-    for fn in TEMPLATE.functions():
-        readable = {
-            p["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]["Ref"]
-            for p in _policies(fn.logical_id)
-            if "AWSSecretsManagerGetSecretValuePolicy" in p
-        }
-        configured = {
-            v["Ref"]
-            for k, v in fn.environment.items()
-            if k.endswith("_SECRET_ID") and isinstance(v, dict)
-        }
-        assert readable == configured, fn.logical_id
-
-
-def test_functions_send_only_to_the_gateway_queues() -> None:
-    allowed = {"RetryQueue", "DeadLetterQueue"}
-    for fn in TEMPLATE.functions():
-        for policy in _policies(fn.logical_id):
-            if "SQSSendMessagePolicy" in policy:
-                queue = policy["SQSSendMessagePolicy"]["QueueName"]["Fn::GetAtt"][0]
-                assert queue in allowed, fn.logical_id
-            for statement in policy.get("Statement", []):
-                assert "*" not in str(statement["Resource"]), fn.logical_id
-                assert not any(a.endswith("*") for a in _list(statement["Action"]))
-
-
-def test_only_the_retry_function_may_delay_retry_messages() -> None:
-    for fn in TEMPLATE.functions():
-        statements = [s for p in _policies(fn.logical_id) for s in p.get("Statement", [])]
-        changes = [s for s in statements if "sqs:ChangeMessageVisibility" in _list(s["Action"])]
-        assert bool(changes) == (fn.logical_id == "RetryFunction")
-
-
-def _list(value: str | list[str]) -> list[str]:
-    return [value] if isinstance(value, str) else value
-
-
-ITEM_ACTIONS = {
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:BatchWriteItem",  # puts by key, several a call (the retry function's group commit)
-}
-
-
-def test_policies_are_only_scoped_templates_and_statements() -> None:
-    allowed = {"AWSSecretsManagerGetSecretValuePolicy", "SQSSendMessagePolicy", "Statement"}
-    for fn in TEMPLATE.functions():
-        for policy in _policies(fn.logical_id):
-            # No managed policy names or ARNs (strings), only scoped templates and statements.
-            assert isinstance(policy, dict), (fn.logical_id, policy)
-            assert set(policy) <= allowed, (fn.logical_id, policy)
-            for statement in policy.get("Statement", []):
-                assert statement["Effect"] == "Allow"
-                assert "NotAction" not in statement
-                assert "NotResource" not in statement
-
-
-def test_tables_are_reached_item_by_item_and_only_those_in_the_environment() -> None:
-    for fn in TEMPLATE.functions():
-        configured = {
-            v["Ref"] for k, v in fn.environment.items() if k.endswith("_TABLE") and "Ref" in v
-        }
-        reached = set()
-        for policy in _policies(fn.logical_id):
-            for statement in policy.get("Statement", []):
-                actions = set(_list(statement["Action"]))
-                if any(a.startswith("dynamodb:") for a in actions):
-                    assert actions <= ITEM_ACTIONS, fn.logical_id  # no Scan, Query, table ops
-                    reached.add(statement["Resource"]["Fn::GetAtt"][0])
-        assert reached == configured, fn.logical_id
-
-
 def test_every_function_has_an_errors_alarm_and_the_dlq_one() -> None:
     alarms = TEMPLATE.of_type("AWS::CloudWatch::Alarm").values()
     watched = {
         d["Value"]["Ref"]
         for a in alarms
-        if a["MetricName"] == "Errors"
+        if a.get("MetricName") == "Errors"
         for d in a["Dimensions"]
         if d["Name"] == "FunctionName"
     }
     assert watched == {fn.logical_id for fn in TEMPLATE.functions()}
-    dlq = [a for a in alarms if a["Namespace"] == "AWS/SQS"]
+    dlq = [a for a in alarms if a.get("Namespace") == "AWS/SQS"]
     assert dlq[0]["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}
 
 
 def test_vendor_routes_require_iam_and_open_routes_are_listed() -> None:
-    open_routes = {"/v1/postback/{database}/{table}", "/v1/personalization/{database}/{table}"}
     for fn in TEMPLATE.functions():
         for route in fn.routes:
-            expected = "NONE" if route.path in open_routes else "AWS_IAM"
+            expected = "NONE" if route.path in OPEN_ROUTES else "AWS_IAM"
             assert route.auth == expected, (fn.logical_id, route)
+
+
+HTTP_FUNCTIONS = [fn for fn in TEMPLATE.functions() if fn.routes]
+
+
+def test_destinations_are_parameters_that_allow_nothing_by_default() -> None:
+    params = TEMPLATE.raw["Parameters"]
+    for name, variable, functions in (
+        ("PostbackDestinations", "POSTBACK_DESTINATIONS", {"PostbackFunction", "RetryFunction"}),
+        (
+            "PersonalizationDestinations",
+            "PERSONALIZATION_DESTINATIONS",
+            {"PersonalizationFunction", "RetryFunction"},
+        ),
+    ):
+        assert params[name]["Type"] == "String"
+        assert params[name]["Default"] == ""
+        having = {f.logical_id for f in TEMPLATE.functions() if variable in f.environment}
+        assert having == functions, variable
+        for logical_id in functions:
+            assert TEMPLATE.function(logical_id).environment[variable] == {"Ref": name}
+
+
+def test_every_http_function_knows_the_allowed_origins() -> None:
+    for fn in HTTP_FUNCTIONS:
+        assert fn.environment["ALLOWED_ORIGINS"] == {
+            "Fn::Join": [",", {"Ref": "CorsAllowOrigins"}]
+        }, fn.logical_id
+        assert TEMPLATE.resolve(fn.environment["ALLOWED_ORIGINS"], {}) == "http://localhost:3000"
+    assert "ALLOWED_ORIGINS" not in TEMPLATE.function("RetryFunction").environment
+
+
+def test_cors_serves_the_td_sdk_with_credentials_and_never_any_origin() -> None:
+    cors = TEMPLATE.of_type("AWS::Serverless::HttpApi")["HttpApi"]["CorsConfiguration"]
+    assert cors["AllowCredentials"] is True
+    assert cors["AllowOrigins"] == {"Ref": "CorsAllowOrigins"}
+    assert {
+        "content-type",
+        "accept",
+        "authorization",
+        "idempotency-key",
+        "x-correlation-id",
+    } <= set(cors["AllowHeaders"])
+    assert {h.lower() for h in cors["ExposeHeaders"]} == {
+        "retry-after",
+        "gateway-status",
+        "idempotency-replayed",
+    }
+    # With credentials, "*" would let any site send a user's cookies: never, in any deploy.
+    origins = [TEMPLATE.parameters["CorsAllowOrigins"]]
+    for config_env in ("default", "staging", "prod"):
+        origins.append(samconfig_parameters(config_env).get("CorsAllowOrigins", origins[0]))
+    for listed in origins:
+        for origin in listed.split(","):
+            assert "*" not in origin, origin
+            assert origin.startswith(("https://", "http://localhost")), origin
+
+
+def test_personalization_failure_mode() -> None:
+    spec = TEMPLATE.raw["Parameters"]["PersonalizationOnFailure"]
+    assert spec["AllowedValues"] == ["degrade", "error"]
+    assert spec["Default"] == "degrade"
+    env = TEMPLATE.function("PersonalizationFunction").environment
+    assert env["PERSONALIZATION_ON_FAILURE"] == {"Ref": "PersonalizationOnFailure"}
+
+
+def test_retry_pacing() -> None:
+    params = TEMPLATE.raw["Parameters"]
+    assert params["RetryMaxConcurrency"]["Default"] == 2
+    assert params["RetryMaxConcurrency"]["MinValue"] == 2  # Lambda's minimum
+    [source] = TEMPLATE.function("RetryFunction").sqs_sources
+    assert source["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "RetryMaxConcurrency"}}
+    assert params["CircuitFailures"]["Default"] == 5
+    env = TEMPLATE.function("RetryFunction").environment
+    assert env["CIRCUIT_FAILURES"] == {"Ref": "CircuitFailures"}
+
+
+def test_delivery_state_table() -> None:
+    table = TEMPLATE.of_type("AWS::DynamoDB::Table")["DeliveryStateTable"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert table["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    having = {
+        fn.logical_id for fn in TEMPLATE.functions() if "DELIVERY_STATE_TABLE" in fn.environment
+    }
+    assert having == {"RichRelevanceFunction", "PostbackFunction", "RetryFunction"}
+    for logical_id in having:
+        env = TEMPLATE.function(logical_id).environment
+        assert env["DELIVERY_STATE_TABLE"] == {"Ref": "DeliveryStateTable"}
+
+
+def test_td_postback_endpoint_names_the_region_hosts() -> None:
+    description = " ".join(TEMPLATE.raw["Parameters"]["TdPostbackEndpoint"]["Description"].split())
+    for region, host in (
+        ("us01", "https://in.treasuredata.com"),
+        ("ap01", "https://tokyo.in.treasuredata.com"),
+        ("eu01", "https://eu01.in.treasuredata.com"),
+        ("ap02", "https://ap02.in.treasuredata.com"),
+    ):
+        assert f"{region} {host}" in description
+    assert "records.in.treasuredata.com" in description

@@ -1,17 +1,18 @@
-"""The replay dispatch table names its kinds as strings (so that a function imports only its own
-vendor's module): each must be a `Kind`, and resolve to a request model of that very kind."""
+"""The replay table is built from the write request classes: every envelope `Kind` has exactly
+one class, which names that very kind."""
 
 from __future__ import annotations
 
 from typing import get_args
 
-from gateway import writes
-from gateway.envelope import Kind
+from gateway.core.envelope import Kind, WriteRequest
+from gateway.delivery.policy import request_classes
 
 
-def test_every_kind_has_a_delivery_whose_model_is_of_that_kind() -> None:
-    assert set(writes._DELIVERIES) == set(get_args(Kind))
-    for kind in get_args(Kind):
-        delivery = writes._delivery(kind)
-        assert delivery.model.kind == kind
-        assert callable(delivery.send)
+def test_every_kind_replays_through_the_request_class_of_that_kind() -> None:
+    table = request_classes()
+    assert set(table) == set(get_args(Kind))
+    for kind, model in table.items():
+        assert issubclass(model, WriteRequest)
+        assert model.kind == kind
+        assert model.send is not WriteRequest.send  # it knows how to send itself

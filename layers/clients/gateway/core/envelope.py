@@ -1,0 +1,72 @@
+"""The retry envelope (docs/delivery.md): everything needed to repeat a write, never a secret;
+and the write request it carries, which knows how to send itself."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.core.errors import GatewayError, UpstreamError
+
+if TYPE_CHECKING:
+    from gateway.context import Context
+    from gateway.core.outcome import Fate, VendorResponse
+
+Kind = Literal["td.postback", "td.personalization", "rr.opt_out", "rr.content"]
+
+
+class WriteRequest(BaseModel):
+    """A vendor write that can be repeated from its JSON form (the envelope's `request`).
+    `kind` names it in the envelope; the replay table is built from these classes."""
+
+    kind: ClassVar[Kind]
+
+    def send(self, context: Context, *, fresh_credentials: bool = False) -> VendorResponse:
+        """One call to the vendor: its success, or the `UpstreamError` its answer maps to.
+        `fresh_credentials`: read the secret again first (after the vendor refused it)."""
+        raise NotImplementedError
+
+
+class ChunkRequest(WriteRequest):
+    """One part of a write sent in parts, each part a write (and an envelope) of its own."""
+
+    def fate_entry(self, fate: Fate) -> dict[str, Any]:
+        """How this part's fate is reported to the caller."""
+        raise NotImplementedError
+
+
+class LastError(BaseModel):
+    status: int | None = None
+    code: str | None = None
+    detail: str
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    v: Literal[1] = 1
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1, max_length=64)
+    kind: Kind
+    request: dict[str, Any]
+    attempt: int = Field(default=1, ge=1)
+    firstFailedAt: datetime = Field(default_factory=lambda: datetime.now(UTC))  # noqa: N815
+    lastError: LastError  # noqa: N815
+
+    @classmethod
+    def for_failure(cls, kind: Kind, request: dict[str, Any], error: GatewayError) -> Envelope:
+        return cls(kind=kind, request=request, lastError=last_error_of(error))
+
+    def after(self, error: GatewayError, attempt: int) -> Envelope:
+        """The same envelope, updated with the latest failure (for parking on the DLQ)."""
+        return self.model_copy(update={"attempt": attempt, "lastError": last_error_of(error)})
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+
+def last_error_of(error: GatewayError) -> LastError:
+    status = error.upstream_status if isinstance(error, UpstreamError) else error.status
+    return LastError(status=status, code=error.code, detail=error.detail)

@@ -29,7 +29,9 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-$(STAMP): $(DEV_LOCKS)
+# The stamps' names carry the locks' hashes: a changed lock is a missing stamp (a lock that
+# `make lock` rewrote unchanged is not).
+$(STAMP):
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@# The lock is complete (every dependency pinned with its hashes): --no-deps, then pip check.
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements-dev.txt
@@ -38,7 +40,7 @@ $(STAMP): $(DEV_LOCKS)
 	$(BIN)/python -m pip check
 	@rm -f $(VENV)/.installed-* && touch $@
 
-$(SAM_STAMP): requirements-sam.txt
+$(SAM_STAMP):
 	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements-sam.txt
 	$(SAM_VENV)/bin/python -m pip check

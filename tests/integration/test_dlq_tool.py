@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
+from gateway_ops import durations
 from gateway_ops.__main__ import main
 from gateway_ops.dead_letters import MALFORMED, SQS_REDRIVE_REASON, DeadLetter, read_all
 from gateway_ops.journal import Journal
@@ -299,3 +300,22 @@ def test_no_local_runtime_is_a_clear_error(
 ) -> None:
     assert main(["--state", str(tmp_path / "missing.json"), "dlq", "summary"]) == 2
     assert "make run" in capsys.readouterr().err
+
+
+def test_durations_read_and_print_as_the_docs_say() -> None:
+    assert durations.parse("90s") == 90
+    assert durations.parse("1d12h") == 36 * 3600
+    assert durations.parse("2h") == 7200
+    assert durations.render(3 * 86400 + 5 * 3600) == "3d5h"
+    assert durations.render(41) == "41s"
+    for bad in ("", "2 hours", "h", "-5m", "5m3"):
+        with pytest.raises(ValueError, match="not a duration"):
+            durations.parse(bad)
+
+
+def test_a_bad_older_than_is_refused_before_any_move(queues: Queues) -> None:
+    queues.park("td.postback", None, age=timedelta(days=1))
+    with pytest.raises(SystemExit) as refused:
+        cli(queues, "dlq", "redrive", "--older-than", "yesterday")
+    assert refused.value.code == 2
+    assert queues.drain(queues.target.retry_url) == []

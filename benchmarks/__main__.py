@@ -7,7 +7,6 @@ import argparse
 import json
 import platform
 import shutil
-import sys
 import tempfile
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -67,7 +66,8 @@ def main() -> None:
             )
         )
         print("layer size (sam build) ...", flush=True)
-        sam = shutil.which("sam", path=str(Path(sys.executable).parent)) or "sam"
+        # AWS SAM CLI's own venv (make install), else whatever `sam` is on PATH.
+        sam = shutil.which("sam", path=str(HERE.parent / ".venv-sam" / "bin")) or "sam"
         results["layer"] = asdict(layer_size.measure(Path(tmp) / "build", sam))
 
     args.out.mkdir(parents=True, exist_ok=True)

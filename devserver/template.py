@@ -8,13 +8,48 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from samcli.yamlhelper import yaml_parse
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 LAYER_DIR = ROOT / "layers" / "clients"
 # For a fresh interpreter: handlers (functions.<job>.app) and the layer importable as in Lambda.
 PYTHONPATH = os.pathsep.join([str(ROOT), str(LAYER_DIR)])
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """CloudFormation's short tags (!Ref, !Sub, !GetAtt, !If, ...) as the long-form dicts
+    (`{"Ref": ...}`, `{"Fn::Sub": ...}`) that the rest of this module reads; dates stay strings."""
+
+
+def _intrinsic(loader: _CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"
+    value: Any
+    if suffix == "GetAtt" and isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node).split(".", 1)  # !GetAtt Queue.Arn
+    elif isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    elif isinstance(node, yaml.MappingNode):
+        value = loader.construct_mapping(node, deep=True)
+    else:
+        raise TypeError(f"!{suffix} on an unknown YAML node")
+    return {name: value}
+
+
+def _timestamp(loader: _CfnLoader, node: yaml.Node) -> str:
+    return str(node.value)  # AWSTemplateFormatVersion: 2010-09-09 is a string, not a date
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+_CfnLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+
+
+def yaml_parse(text: str) -> dict[str, Any]:
+    """A CloudFormation/SAM template as a dict."""
+    parsed: dict[str, Any] = yaml.load(text, Loader=_CfnLoader)  # noqa: S506 (a SafeLoader)
+    return parsed
 
 
 @dataclass(frozen=True)

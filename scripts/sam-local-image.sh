@@ -21,6 +21,7 @@ WRAPPER=$CACHE/sam-loopback-runc
 DOCKERD_LOG=$CACHE/dockerd.log
 PY=$ROOT/.venv/bin/python
 [[ -x $PY ]] || PY=$(command -v python3.11 || command -v python3)
+SAM_PY=$ROOT/.venv-sam/bin/python  # AWS SAM CLI's own venv (make install): the emulator's wheel
 # The stand-in is rebuilt whenever this script or the wrapper changes.
 VERSION=$(cat "${BASH_SOURCE[0]}" "$ROOT/scripts/sam_loopback_runc.py" | sha1sum | cut -c1-12)
 LABEL=activation-gateway.sam-local-image
@@ -88,8 +89,8 @@ rootfs() {
 
 build_image() {
   local stage=$CACHE/stage rie
-  rie=$("$PY" -c 'import pathlib, samcli; print(pathlib.Path(samcli.__file__).parent / "local/rapid/aws-lambda-rie-x86_64")')
-  [[ -x $rie ]] || { say "no Runtime Interface Emulator at $rie (is aws-sam-cli installed?)"; exit 1; }
+  rie=$("$SAM_PY" -c 'import pathlib, samcli; print(pathlib.Path(samcli.__file__).parent / "local/rapid/aws-lambda-rie-x86_64")')
+  [[ -x $rie ]] || { say "no Runtime Interface Emulator at $rie (is .venv-sam installed? make install)"; exit 1; }
   rootfs
   rm -rf "$stage" && cp -a "$CACHE/rootfs" "$stage"
   say "installing awslambdaric and boto3 into /var/runtime"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from tests.conftest import EVENTS, ROOT
 from tests.e2e.conftest import Runtime, start_runtime, stop_runtime
 from tests.secret_guard import leaks
 
-SAM = str(Path(sys.executable).with_name("sam"))
+SAM = str(ROOT / ".venv-sam" / "bin" / "sam")  # AWS SAM CLI's own venv (make install)
 IMAGE_SCRIPT = ROOT / "scripts" / "sam-local-image.sh"
 DOCKER_CANNOT_RUN = 77  # the script's exit code when no Docker engine can run here
 SAM_ENV = {**os.environ, "SAM_CLI_TELEMETRY": "0"}

@@ -195,6 +195,8 @@ def gateway(
             "UPSTREAM_TIMEOUT_SECONDS": "1",
             # Backoff runs on the real clock; tests replay at once instead of waiting 30 s.
             "RETRY_BACKOFF_BASE_SECONDS": "0",
+            # The circuit waits on the real clock too: only its own tests let it open.
+            "CIRCUIT_FAILURES": "1000",
             "POWERTOOLS_TRACE_DISABLED": "1",
             "POWERTOOLS_SERVICE_NAME": "activation-gateway-tests",
         }

@@ -37,6 +37,15 @@ class Context:
         # clients are created one at a time (each part below once: cached_property locks).
         self._lock = threading.RLock()
         self._clients: dict[tuple[str, str], Any] = {}
+        self._done: set[str] = set()
+
+    def first_time(self, what: str) -> bool:
+        """True once per execution environment for `what` (a warning logged once, say)."""
+        with self._lock:
+            if what in self._done:
+                return False
+            self._done.add(what)
+            return True
 
     @cached_property
     def settings(self) -> Settings:

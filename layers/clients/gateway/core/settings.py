@@ -33,6 +33,9 @@ class Settings(BaseModel):
 
     td_region: TdRegion = "us01"
     td_postback_endpoint: str | None = None
+    # Whether TD_POSTBACK_ENDPOINT is the Postback v2 host (None: told by its host name); for an
+    # endpoint in front of TD (a proxy, a sandbox) whose name does not say.
+    td_postback_v2: bool | None = None
     td_p13n_endpoint: str | None = None
     rokt_endpoint: str = "https://server-api.rokt.com"
     rr_environment: RrEnvironment = "gateway"
@@ -151,6 +154,8 @@ class Settings(BaseModel):
     @property
     def td_postback_is_v2(self) -> bool:
         """The Postback v2 host answers 200 to a wrong write key (and drops the record)."""
+        if self.td_postback_v2 is not None:
+            return self.td_postback_v2
         return TD_POSTBACK_V2_HOST.fullmatch(self.td_postback_base) is not None
 
     @property

@@ -11,6 +11,7 @@ from pydantic import field_validator
 from gateway.core.destinations import check_destination
 from gateway.core.envelope import Kind, WriteRequest
 from gateway.core.json_body import parse_json_object
+from gateway.core.observability import logger
 from gateway.core.outcome import VendorResponse
 from gateway.vendors.http_session import raise_for_vendor_status
 from gateway.vendors.td.names import check_name
@@ -85,6 +86,15 @@ class PostbackRequest(WriteRequest):
 
     def send(self, context: Context, *, fresh_credentials: bool = False) -> VendorResponse:
         base = context.settings.td_postback_base
+        if context.settings.td_postback_is_v2 and context.first_time("td-v2-host-warning"):
+            # TD documents no call that checks a write key on this host: say so, loudly, once.
+            logger.warning(
+                "TD_POSTBACK_ENDPOINT is the Postback v2 host: it answers 200 to a wrong or "
+                "revoked write key and drops the record later, so credential failures are "
+                "invisible to the gateway (no 403, no parking). Use the region's document host "
+                "unless you watch TD's import errors yourself.",
+                extra={"td_postback_endpoint": base},
+            )
         url = f"{base}/postback/v3/event/{self.database}/{self.table}"
         secret = context.secrets.treasure_data(fresh=fresh_credentials)
         response = context.http.send(

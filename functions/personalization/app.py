@@ -1,5 +1,6 @@
 """PersonalizationFunction: POST /v1/personalization/{database}/{table} -> Treasure Data
-Real-time Personalization API."""
+Real-time Personalization API; /v1/personalization/public/{database}/{table} is the same call
+under the path TD's browser SDK (`fetchPersonalization`) builds from its endpoint."""
 
 from typing import Any
 
@@ -15,6 +16,7 @@ app = create_app()
 
 
 @app.post("/v1/personalization/<database>/<table>")
+@app.post("/v1/personalization/public/<database>/<table>")
 def personalization(database: str, table: str) -> Response[str]:
     request = PersonalizationRequest.model_validate(
         {"database": database, "table": table, "event": raw_body(app.current_event)}

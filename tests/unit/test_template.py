@@ -34,13 +34,17 @@ def test_contract_resources_exist() -> None:
 
 def test_postback_route() -> None:
     routes = TEMPLATE.function("PostbackFunction").routes
-    assert [(r.method, r.path) for r in routes] == [("POST", "/v1/postback/{database}/{table}")]
+    assert [(r.method, r.path) for r in routes] == [
+        ("POST", "/v1/postback/{database}/{table}"),
+        ("POST", "/v1/td/{database}/{table}"),
+    ]
 
 
 def test_personalization_route_and_environment() -> None:
     fn = TEMPLATE.function("PersonalizationFunction")
     assert [(r.method, r.path, r.auth) for r in fn.routes] == [
-        ("POST", "/v1/personalization/{database}/{table}", "NONE")
+        ("POST", "/v1/personalization/{database}/{table}", "NONE"),
+        ("POST", "/v1/personalization/public/{database}/{table}", "NONE"),
     ]
     assert fn.environment["TD_P13N_ENDPOINT"] == {"Ref": "TdP13nEndpoint"}
     assert fn.environment["TD_SECRET_ID"] == {"Ref": "TreasureDataSecret"}
@@ -217,7 +221,12 @@ def test_every_function_has_an_errors_alarm_and_the_dlq_one() -> None:
 
 
 def test_vendor_routes_require_iam_and_open_routes_are_listed() -> None:
-    open_routes = {"/v1/postback/{database}/{table}", "/v1/personalization/{database}/{table}"}
+    open_routes = {
+        "/v1/postback/{database}/{table}",
+        "/v1/td/{database}/{table}",
+        "/v1/personalization/{database}/{table}",
+        "/v1/personalization/public/{database}/{table}",
+    }
     for fn in TEMPLATE.functions():
         for route in fn.routes:
             expected = "NONE" if route.path in open_routes else "AWS_IAM"

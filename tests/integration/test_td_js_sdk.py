@@ -189,7 +189,7 @@ def test_one_event_of_a_batch_queued_makes_the_answer_202(gateway: Gateway) -> N
 
 def test_rejected_gateway_key_is_502_and_the_event_parked(gateway: Gateway) -> None:
     boto3.client("secretsmanager").put_secret_value(
-        SecretId=gateway.env["TD_SECRET_ID"], SecretString=json.dumps({"write_key": "revoked"})
+        SecretId=gateway.env["TD_SECRET_ID"], SecretString=json.dumps({"write_key": "revoked-key"})
     )
 
     response = sdk_post(gateway, {"events": [{"n": 1}]})

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -90,7 +91,9 @@ class Console:
                 **summary,
                 "url": url,
                 "received_total": len(received),
-                "received": received[::-1][:RECEIVED_SHOWN],
+                "received": [
+                    {**r, "body": _redacted(r.get("body"))} for r in received[::-1][:RECEIVED_SHOWN]
+                ],
             }
         return out
 
@@ -106,6 +109,28 @@ class Console:
         except (OSError, ValueError) as exc:
             return _json(502, {"error": f"{type(exc).__name__}: {exc}"})
         return (204, {}, b"") if status == 204 else _json(status, answer)
+
+
+# What a vendor is sent to authenticate (RichRelevance's OAuth form, say) stays off the page.
+SECRET_NAME = re.compile(r"secret|password|token|api[_-]?key|write[_-]?key", re.IGNORECASE)
+# In a form body also the OAuth client id, part of the same secret.
+SECRET_PAIR = re.compile(
+    r"((?:^|&)(?:client_id|[^=&]*(?:secret|password|token|api[_-]?key|write[_-]?key)[^=&]*)=)"
+    r"[^&]*",
+    re.IGNORECASE,
+)
+
+
+def _redacted(body: Any) -> Any:
+    if isinstance(body, dict):
+        return {
+            k: "(redacted)" if SECRET_NAME.search(str(k)) else _redacted(v) for k, v in body.items()
+        }
+    if isinstance(body, list):
+        return [_redacted(item) for item in body]
+    if isinstance(body, str):
+        return SECRET_PAIR.sub(r"\1(redacted)", body)
+    return body
 
 
 def _examples() -> dict[str, dict[str, Any]]:

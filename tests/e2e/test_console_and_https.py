@@ -11,6 +11,7 @@ import requests
 from cryptography import x509
 
 from tests.e2e.conftest import Runtime, eventually
+from tests.secret_guard import leaks
 
 
 def cert_of(runtime: Runtime) -> Path:
@@ -118,3 +119,19 @@ def test_preflight_over_https_from_an_allowed_origin(runtime: Runtime) -> None:
     assert response.status_code == 204
     assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
     assert response.headers["Vary"] == "Origin"
+
+
+def test_console_never_shows_a_vendor_credential(runtime: Runtime) -> None:
+    # The opt-out makes the gateway fetch RichRelevance's OAuth token with its client secret.
+    opted = requests.put(
+        f"{runtime.api}/v1/richrelevance/users/u-console/opt-out",
+        json={"enableOptOut": True},
+        timeout=60,  # the function's first call: its workers may still be importing
+    )
+    assert opted.status_code == 200, opted.text
+
+    shown = requests.get(f"{runtime.api}/_local/console/sandboxes", timeout=10).text
+
+    assert "/oauth2/token" in shown  # the token call is listed...
+    assert "client_secret=(redacted)" in shown
+    assert not leaks([shown])  # ...without the secret it carried

@@ -117,6 +117,8 @@ def test_a_page_unload_beacon_arrives(
     # which outlives the page.
     browser.get("about:blank")
 
-    [beacon] = eventually(lambda: records(runtime, "beacons", marker), within=60)
+    arrived = eventually(lambda: records(runtime, "beacons", marker), within=60)
+    assert arrived, "the pagehide beacon never reached TD's sandbox"
+    [beacon] = arrived
     assert beacon["beacon"] == "pagehide"
     assert beacon["td_version"] == "4.4.3"  # trackEvent's own fields: the SDK sent it

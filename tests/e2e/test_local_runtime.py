@@ -89,9 +89,7 @@ def test_richrelevance_opt_out_queued_on_503_is_delivered_by_the_poller(runtime:
 
 
 def _accepted_events() -> list[Path]:
-    # The TD JS SDK routes' examples are named after the SDK call they play.
-    sdk = [EVENTS / "td-js-sdk-addrecord.json", EVENTS / "personalization-public.json"]
-    return sorted([*EVENTS.glob("*-accepted.json"), *sdk])
+    return sorted(EVENTS.glob("*-accepted.json"))
 
 
 def test_every_route_has_an_accepted_example() -> None:

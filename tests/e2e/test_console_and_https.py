@@ -59,7 +59,9 @@ def test_console_passes_fault_calls_to_a_sandbox_and_shows_what_it_received(
     faults = f"{runtime.api}/_local/console/sandboxes/td-postback/faults"
 
     added = requests.post(faults, json={"status": 503, "count": 1}, timeout=10)
-    queued = requests.post(f"{runtime.api}/v1/postback/e2e/console", json={"m": marker}, timeout=15)
+    queued = requests.post(
+        f"{runtime.api}/v1/postback/web_events/console", json={"m": marker}, timeout=15
+    )
     cleared = requests.delete(faults, timeout=10)
 
     assert added.status_code == 201
@@ -81,7 +83,7 @@ def test_https_serves_the_same_api_with_the_runtimes_certificate(runtime: Runtim
     names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
 
     response = requests.post(
-        f"{https}/v1/td/e2e/https",
+        f"{https}/v1/td/web_events/https",
         data=json.dumps({"events": [{"over": "tls"}]}),
         headers={"Content-Type": "application/vnd.treasuredata.v1+json"},
         verify=str(cert_of(runtime)),  # trusted as the certificate it is, not skipped

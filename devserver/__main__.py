@@ -22,6 +22,13 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--host", default="127.0.0.1", help="address to serve on (default loopback)")
     p.add_argument("--port", type=int, default=3000, help="API port (0: any free port)")
     p.add_argument(
+        "--https-port",
+        type=int,
+        default=None,
+        help="HTTPS port of the same API, with a self-signed certificate made on first start "
+        "(default 3443, any free port when --port is 0; -1: no HTTPS)",
+    )
+    p.add_argument(
         "--aws",
         default="moto",
         metavar="moto|stack:NAME",
@@ -64,6 +71,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     return Config(
         host=a.host,
         port=a.port,
+        https_port=a.https_port,
         aws=a.aws,
         moto_port=a.moto_port,
         sandbox_ports={k: int(v) for k, v in _pairs(a.sandbox_port).items()},
@@ -100,7 +108,12 @@ def example_bodies() -> dict[str, str]:
 
 def banner(run: Running) -> str:
     bodies = example_bodies()
-    lines = [f"Activation Gateway local runtime on {run.api.url}", "", "Routes:"]
+    lines = [f"Activation Gateway local runtime on {run.api.url}"]
+    if run.https:
+        lines.append(
+            f"  and {run.https.url} (certificate {run.log_dir.parent / 'tls' / 'cert.pem'})"
+        )
+    lines += [f"Web console: {run.api.url}/", "", "Routes:"]
     for fn in Template().functions():
         for route in fn.routes:
             auth = " (AWS_IAM in AWS; accepted unsigned here)" if route.auth == "AWS_IAM" else ""

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from devserver.apigw_event import http_api_event, iam_authorizer, route_regex
+from devserver.cors import CorsPolicy
 from devserver.jwt_authorizer import UNAUTHORIZED, JwtAuthorizer
 from devserver.template import Route
 from devserver.workers import FunctionPool, InvocationError
@@ -42,7 +43,7 @@ class ApiServer(ThreadingHTTPServer):
         routes: list[BoundRoute],
         pools: dict[str, FunctionPool],
         *,
-        cors_origins: list[str],
+        cors: CorsPolicy,
         admin: Callable[[str], Any] | None = None,
         quiet: bool = False,
         jwt: JwtAuthorizer | None = None,
@@ -50,8 +51,12 @@ class ApiServer(ThreadingHTTPServer):
         super().__init__(address, _Handler)
         self.routes = routes
         self.pools = pools
-        self.cors_origins = cors_origins
+        self.cors = cors
         self.admin = admin
+        # The web console and its /_local/ endpoints (devserver.console): (method, path, body)
+        # -> (status, headers, body), or None for a path it does not serve.
+        self.console: Callable[[str, str, bytes], tuple[int, dict[str, str], bytes] | None]
+        self.console = lambda method, path, body: None
         self.quiet = quiet
         self.jwt = jwt
         self._thread: threading.Thread | None = None
@@ -103,13 +108,18 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         parts = urlsplit(self.path)
+        if (page := self.server.console(self.command, parts.path, body)) is not None:
+            status, headers, payload = page
+            self._reply(status, payload, headers)
+            return
         if parts.path.startswith("/_local/") and self.server.admin and self.command == "GET":
             self._json(200, self.server.admin(parts.path))
             return
-        cors = self._cors_headers()
         if self.command == "OPTIONS" and self.headers.get("Access-Control-Request-Method"):
-            self._reply(204, b"", cors)  # preflight, answered by API Gateway itself
+            preflight = {k.lower(): v for k, v in self.headers.items()}
+            self._reply(204, b"", self.server.cors.preflight(preflight))  # API Gateway's own
             return
+        cors = self.server.cors.response_headers(self.headers.get("Origin"))
         found = self.server.match(self.command, parts.path)
         if found is None:
             self._json(404, {"message": "Not Found"})
@@ -159,17 +169,6 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.jwt and self.server.jwt.guards(route.method, route.path):
             return self.server.jwt.authorize(authorization)
         return {}
-
-    def _cors_headers(self) -> dict[str, str]:
-        origin = self.headers.get("Origin")
-        if not origin or origin not in self.server.cors_origins:
-            return {}
-        return {
-            "Access-Control-Allow-Origin": origin,
-            "Access-Control-Allow-Methods": "POST, PUT, PATCH, OPTIONS",
-            "Access-Control-Allow-Headers": "content-type, idempotency-key, x-correlation-id",
-            "Vary": "Origin",
-        }
 
     def __getattr__(self, name: str) -> Any:
         # Every method (QUERY, TRACE, ...) reaches the router: like API Gateway, an unrouted

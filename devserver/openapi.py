@@ -26,6 +26,7 @@ class Operation:
     parameters: dict[str, Schema] = field(default_factory=dict)  # path parameter -> schema
     success: dict[int, str] = field(default_factory=dict)
     idempotency_key: bool = False
+    media_types: tuple[str, ...] = ("application/json",)
 
 
 def _model(model: type[BaseModel]) -> Callable[[dict[str, Schema]], Schema]:
@@ -49,12 +50,22 @@ def _any_object(components: dict[str, Schema]) -> Schema:
     return {"type": "object", "description": "any JSON object (the record or event itself)"}
 
 
-def _td_sdk_events(components: dict[str, Schema]) -> Schema:
+def _sdk_events(components: dict[str, Schema]) -> Schema:
+    from gateway.vendors.td.js_sdk import MAX_EVENTS
+
     return {
         "type": "object",
+        "description": "what td-js-sdk sends: the records, one Postback delivery each",
         "required": ["events"],
-        "properties": {"events": {"type": "array", "items": _any_object(components)}},
-        "description": "what the TD JavaScript SDK sends: its records under `events`",
+        "additionalProperties": False,
+        "properties": {
+            "events": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_EVENTS,
+                "items": {"type": "object"},
+            }
+        },
     }
 
 
@@ -62,6 +73,7 @@ def _operations() -> dict[str, Operation]:
     from gateway.vendors.richrelevance.content_items import ContentItem, PutContentItem
     from gateway.vendors.richrelevance.profile import MAX_USER_ID_CHARS, OptOutBody
     from gateway.vendors.rokt.request import ExperienceRequest
+    from gateway.vendors.td.js_sdk import SDK_MEDIA_TYPES
     from gateway.vendors.td.names import NAME, P13N_NAME
 
     td_name = {"type": "string", "pattern": f"^{NAME.pattern}$"}
@@ -75,11 +87,13 @@ def _operations() -> dict[str, Operation]:
             idempotency_key=True,
         ),
         "POST /v1/td/{database}/{table}": Operation(
-            "Ingest the TD JavaScript SDK's records into Treasure Data",
-            _td_sdk_events,
+            "Ingest what TD's browser SDK (td-js-sdk v4) sends, one Postback call per event; "
+            "the page's Authorization header is ignored",
+            _sdk_events,
             {"database": td_name, "table": td_name},
-            {200: "Treasure Data accepted the records", 202: "Queued for retry"},
+            {200: "Treasure Data accepted every event", 202: "Some events queued for retry"},
             idempotency_key=True,
+            media_types=(*sorted(SDK_MEDIA_TYPES), "application/json"),
         ),
         "POST /v1/personalization/{database}/{table}": Operation(
             "Look up Treasure Data real-time personalization for an event",
@@ -88,10 +102,11 @@ def _operations() -> dict[str, Operation]:
             {200: "The personalization", 204: "No personalization for this event"},
         ),
         "POST /v1/personalization/public/{database}/{table}": Operation(
-            "Look up real-time personalization for the TD JavaScript SDK's fetchPersonalization",
+            "The personalization lookup under the path of TD's browser SDK (fetchPersonalization)",
             _any_object,
             {"database": p13n_name, "table": p13n_name},
             {200: "The personalization", 204: "No personalization for this event"},
+            media_types=("application/vnd.treasuredata.v1+json", "application/json"),
         ),
         "POST /v1/rokt/experiences": Operation(
             "Fetch Rokt experiences (V2 Partner Experiences API), cached by cacheKey",
@@ -208,13 +223,14 @@ def _operation(
         for status, text in op.success.items()
     }
     responses |= {"4XX": problem, "5XX": problem}
+    schema = op.body(components)
     operation: dict[str, Any] = {
         "operationId": function,
         "summary": op.summary,
         "parameters": parameters,
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": op.body(components)}},
+            "content": {media: {"schema": schema} for media in op.media_types},
         },
         "responses": responses,
     }

@@ -12,16 +12,20 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 
 from devserver import local_config
 from devserver.api_server import ApiServer, bind_routes
 from devserver.aws_resources import provision
+from devserver.console.server import Console
+from devserver.cors import CorsPolicy
 from devserver.jwt_authorizer import JwtAuthorizer
 from devserver.openapi import DOCUMENT as OPENAPI_DOCUMENT
 from devserver.sqs_poller import SqsPoller
 from devserver.template import ROOT, Template
+from devserver.tls import HttpsApiServer, certificate
 from devserver.vendors.base import VendorSandbox
 from devserver.vendors.registry import SANDBOXES
 from devserver.workers import FunctionPool, WorkerSpec
@@ -40,6 +44,9 @@ LOCAL_FUNCTION_ENV = {
 class Config:
     host: str = "127.0.0.1"
     port: int = 3000
+    # HTTPS beside HTTP (TD's fetchPersonalization builds https:// URLs): None = 3443, or any
+    # free port when `port` is 0; -1 = no HTTPS.
+    https_port: int | None = None
     aws: str = "moto"  # "moto": embedded moto server; "stack:<name>": a deployed stack
     moto_port: int = 4566
     sandbox_ports: dict[str, int] = field(default_factory=dict)  # name -> port (0 = any)
@@ -60,10 +67,12 @@ class Running:
     env: dict[str, dict[str, str]]
     log_dir: Path
     state_file: Path
+    https: ApiServer | None = None
 
     def state(self) -> dict[str, Any]:
         return {
             "api": self.api.url,
+            "api_https": self.https.url if self.https else None,
             "aws_endpoint": self.aws_endpoint,
             "sandboxes": {name: s.url for name, s in self.sandboxes.items()},
             "queues": {
@@ -93,24 +102,29 @@ def running(config: Config) -> Iterator[Running]:
             pools[fn.logical_id] = pool
 
         functions = {fn.logical_id: fn for fn in template.functions()}
+        routes = bind_routes({name: fn.routes for name, fn in functions.items()})
+        cors = CorsPolicy.from_template(template)
+        jwt = JwtAuthorizer.from_template(template)
         api = ApiServer(
-            (config.host, config.port),
-            bind_routes({name: fn.routes for name, fn in functions.items()}),
-            pools,
-            cors_origins=[
-                o.strip()
-                for o in str(template.parameters.get("CorsAllowOrigins") or "").split(",")
-                if o.strip()
-            ],
-            quiet=config.quiet,
-            jwt=JwtAuthorizer.from_template(template),
+            (config.host, config.port), routes, pools, cors=cors, quiet=config.quiet, jwt=jwt
         )
+        https = _https_server(config, routes, pools, cors, jwt)
         run = Running(
             api, aws_endpoint, sandboxes, refs, envs, log_dir, config.state_dir / "state.json"
         )
-        api.admin = lambda path: _admin(run, path)
-        api.start()
-        stack.callback(api.stop)
+        run.https = https
+        console = Console(
+            list(functions.values()),
+            {name: s.url for name, s in sandboxes.items()},
+            https.url if https else None,
+        )
+        for server in (api, https) if https else (api,):
+            # The runtime's own pages (console, SDK sample) may call it across its two origins.
+            server.cors = cors.also_allowing(_own_origins(api, https))
+            server.admin = lambda path: _admin(run, path)
+            server.console = console.handle
+            server.start()
+            stack.callback(server.stop)
 
         stop = threading.Event()
         stack.callback(stop.set)
@@ -136,6 +150,39 @@ def running(config: Config) -> Iterator[Running]:
         run.state_file.write_text(json.dumps(run.state(), indent=2))
         stack.callback(run.state_file.unlink, missing_ok=True)
         yield run
+
+
+def _https_server(
+    config: Config,
+    routes: list[Any],
+    pools: dict[str, FunctionPool],
+    cors: CorsPolicy,
+    jwt: JwtAuthorizer | None,
+) -> ApiServer | None:
+    port = config.https_port
+    if port is None:
+        port = 0 if config.port == 0 else 3443
+    if port < 0:
+        return None
+    cert, key = certificate(config.state_dir)
+    return HttpsApiServer(
+        (config.host, port),
+        routes,
+        pools,
+        cors=cors,
+        quiet=config.quiet,
+        jwt=jwt,
+        cert=cert,
+        key=key,
+    )
+
+
+def _own_origins(api: ApiServer, https: ApiServer | None) -> list[str]:
+    origins = []
+    for server in (api, https) if https else (api,):
+        url = urlsplit(server.url)
+        origins += [server.url, f"{url.scheme}://localhost:{url.port}"]
+    return origins
 
 
 def start_backing(

@@ -1,5 +1,6 @@
 """PersonalizationFunction: POST /v1/personalization/{database}/{table} -> Treasure Data
-Real-time Personalization API."""
+Real-time Personalization API; /v1/personalization/public/{database}/{table} is the same call
+under the path TD's browser SDK (`fetchPersonalization`) builds from its endpoint."""
 
 from typing import Any
 
@@ -18,6 +19,7 @@ app = create_app(lambda: context)
 
 
 @app.post("/v1/personalization/<database>/<table>")
+@app.post("/v1/personalization/public/<database>/<table>")
 def personalize(database: str, table: str) -> Response[str]:
     request = PersonalizationRequest.accepted(context, database, table, raw_body(app.current_event))
     return personalization.response(context, personalization.personalize(context, request))

@@ -1,4 +1,5 @@
-"""PostbackFunction: POST /v1/postback/{database}/{table} -> Treasure Data Postback API."""
+"""PostbackFunction: POST /v1/postback/{database}/{table} -> Treasure Data Postback API, and
+POST /v1/td/{database}/{table}: what TD's browser SDK sends, one Postback delivery per event."""
 
 from typing import Any
 
@@ -11,6 +12,7 @@ from gateway.delivery import policy
 from gateway.http.app import create_app
 from gateway.http.request import caller, idempotency_key, raw_body
 from gateway.http.responses import outcome_response
+from gateway.vendors.td import js_sdk
 from gateway.vendors.td.postback import PostbackRequest
 
 context = Context()
@@ -23,6 +25,21 @@ def postback(database: str, table: str) -> Response[str]:
     request = PostbackRequest.accepted(context, database, table, raw_body(event))
     answer = policy.submit(
         context, request, idempotency_key=idempotency_key(event), caller=caller(event)
+    )
+    return outcome_response(answer)
+
+
+@app.post("/v1/td/<database>/<table>")
+def td_js_sdk(database: str, table: str) -> Response[str]:
+    # The browser's `Authorization: TD1 <writeKey>` is never read: TD gets the gateway's key.
+    event = app.current_event
+    answer = js_sdk.ingest(
+        context,
+        database,
+        table,
+        raw_body(event),
+        idempotency_key=idempotency_key(event),
+        caller=caller(event),
     )
     return outcome_response(answer)
 

@@ -27,6 +27,15 @@ TIME_FIELDS = ("time", "td_record_time")
 MAX_RECORD_BYTES = 1_048_064
 
 
+def check_allowed(context: Context, database: str, table: str) -> None:
+    """TD's names (400), then the destination allow-list (403), before any body is read."""
+    check_name(database, what="database")
+    check_name(table, what="table")
+    check_destination(
+        context.settings.postback_destinations, database, table, setting="POSTBACK_DESTINATIONS"
+    )
+
+
 class PostbackRequest(WriteRequest):
     kind: ClassVar[Kind] = "td.postback"
     vendor: ClassVar[str] = VENDOR
@@ -56,17 +65,15 @@ class PostbackRequest(WriteRequest):
         )
 
     @classmethod
-    def accepted(cls, context: Context, database: str, table: str, body: bytes) -> PostbackRequest:
+    def accepted(
+        cls, context: Context, database: str, table: str, body: bytes | dict[str, Any]
+    ) -> PostbackRequest:
         """The caller's record as the gateway accepts it: names checked, the destination
         allowed, the body within the JSON limit; a record with no time of its own is stamped
         with the second it was accepted, in the field the configured host honours (`time`;
         `td_record_time` on the Postback v2 host), so that a replay lands at that time."""
-        check_name(database, what="database")
-        check_name(table, what="table")
+        check_allowed(context, database, table)
         settings = context.settings
-        check_destination(
-            settings.postback_destinations, database, table, setting="POSTBACK_DESTINATIONS"
-        )
         request = cls.model_validate({"database": database, "table": table, "record": body})
         if not any(name in request.record for name in TIME_FIELDS):
             field = "td_record_time" if settings.td_postback_is_v2 else "time"

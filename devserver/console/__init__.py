@@ -1,0 +1,2 @@
+"""The local runtime's web console (`GET /`): static pages in `static/`, served with their JSON
+endpoints under /_local/console/ by `devserver.console.server`."""

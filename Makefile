@@ -65,7 +65,8 @@ lint: $(STAMP) $(SAM_STAMP) ## ruff, mypy, sam validate --lint
 	$(BIN)/mypy
 	$(SAM) validate --lint
 
-test: lint ## Every test: lint, unit, integration, e2e, sam local
+test: lint ## Every test: lint, unit, integration, e2e, browser (Chromium), sam local
+	scripts/browser-deps.sh
 	$(BIN)/pytest
 
 unit: $(STAMP) ## Unit tests only (no network)

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 from devserver.apigw_event import http_api_event, route_regex
 from devserver.template import Route
-from devserver.workers import FunctionPool, InvocationError
+from devserver.workers import FunctionPool, InvocationError, WorkerCrashed
 
 # Lambda's synchronous invocation payload limit: API Gateway answers 413 above it.
 MAX_EVENT_BYTES = 6 * 1024 * 1024
@@ -42,7 +42,7 @@ class ApiServer(ThreadingHTTPServer):
         pools: dict[str, FunctionPool],
         *,
         cors_origins: list[str],
-        admin: Callable[[str], Any] | None = None,
+        admin: Callable[[str], tuple[int, Any]] | None = None,
         quiet: bool = False,
     ) -> None:
         super().__init__(address, _Handler)
@@ -101,7 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         parts = urlsplit(self.path)
         if parts.path.startswith("/_local/") and self.server.admin and self.command == "GET":
-            self._json(200, self.server.admin(parts.path))
+            self._json(*self.server.admin(parts.path))
             return
         cors = self._cors_headers()
         if self.command == "OPTIONS" and self.headers.get("Access-Control-Request-Method"):
@@ -132,7 +132,7 @@ class _Handler(BaseHTTPRequestHandler):
         except InvocationError as exc:
             print(f"  {bound.function} failed: {exc}", file=sys.stderr)
             status, out_headers, payload = (
-                500,
+                502 if isinstance(exc, WorkerCrashed) else 500,
                 {"Content-Type": "application/json"},
                 b'{"message":"Internal Server Error"}',
             )

@@ -16,6 +16,7 @@ import boto3
 import pytest
 import requests
 
+from devserver.aws_resources import SANDBOX_SECRETS
 from devserver.template import Template
 from tests.e2e.conftest import (
     Runtime,
@@ -161,3 +162,45 @@ def test_dead_letters_lists_every_parked_message_exactly_once(runtime: Runtime) 
     assert all(m["reason"] == f"reason {json.loads(m['body'])['n']}" for m in listed)
     # Listing consumes nothing and hides nothing: the next listing shows them all again.
     assert len(ours()) == count
+
+
+def test_retry_pollers_run_the_templates_maximum_concurrency(runtime: Runtime) -> None:
+    template = Template()
+    [spec] = template.function("RetryFunction").sqs_sources
+
+    status = requests.get(f"{runtime.api}/_local/status", timeout=10).json()
+
+    [source] = status["event_sources"]
+    assert source["function"] == "RetryFunction"
+    assert source["max_concurrency"] == template.max_concurrency(spec) == 2
+    assert source["pollers"] == source["max_concurrency"]  # the default: one per slot
+    assert source["peak_in_flight"] <= source["max_concurrency"]
+
+
+def test_the_local_td_host_is_the_document_host(runtime: Runtime) -> None:
+    assert runtime.summary("td-postback")["mode"] == "document"
+
+
+def test_a_key_rotated_at_td_alone_is_an_auth_failure_and_the_write_is_parked(
+    one_worker_runtime: Runtime,
+) -> None:
+    rt = one_worker_runtime
+    table = f"t_{uuid.uuid4().hex[:8]}"
+    path = f"/postback/v3/event/e2e/{table}"
+    assert post_record(rt, table, {"n": 1}).status_code == 200
+
+    # TD takes a new key only; the gateway's secret still holds the old one.
+    keys = f"{rt.sandbox('td-postback')}/_sandbox/keys"
+    requests.post(keys, json={"write_keys": ["rotated-td-write-key"]}, timeout=5)
+    try:
+        answer = post_record(rt, table, {"n": 2})
+    finally:  # the module's other tests use the local key
+        local_key = SANDBOX_SECRETS["TreasureDataSecret"]["write_key"]
+        requests.post(keys, json={"write_keys": [local_key]}, timeout=5).raise_for_status()
+
+    assert answer.status_code == 502, answer.text
+    assert answer.json()["code"] == "UPSTREAM_AUTH"
+    assert [r["body"] for r in rt.received("td-postback") if r["path"] == path] == [{"n": 1}]
+    parked = [m for m in rt.dead_letters() if table in m["body"]]
+    assert [json.loads(m["body"])["request"]["record"] for m in parked] == [{"n": 2}]
+    assert "credentials" in parked[0]["reason"]

@@ -65,6 +65,7 @@ class Running:
 
     def state(self) -> dict[str, Any]:
         return {
+            "pid": os.getpid(),
             "api": self.api.url,
             "health": f"{self.api.url}/_local/health",
             "aws_endpoint": self.aws_endpoint,

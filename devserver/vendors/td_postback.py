@@ -57,7 +57,9 @@ class TdPostbackSandbox(VendorSandbox):
 
     # --- control ------------------------------------------------------------------------------
     def set_mode(self, mode: str) -> None:
-        self.mode = _mode(mode)
+        mode = _mode(mode)
+        with self._keys_lock:
+            self.mode = mode
 
     def set_write_keys(self, keys: Iterable[str]) -> None:
         """Accept these keys only, from the next request on."""

@@ -116,12 +116,14 @@ def _wait_healthy(
     process: subprocess.Popen[str], state_file: Path, within: float
 ) -> dict[str, Any] | None:
     """The runtime's state once GET /_local/health answers 200; None if it exits or the time
-    runs out. A state file that does not parse (an earlier run's, cut short) is read again."""
+    runs out. A state file that is not this process's (an earlier run's, maybe cut short) is
+    read again until the runtime has replaced it."""
     deadline = time.monotonic() + within
     while process.poll() is None and time.monotonic() < deadline:
         try:
             state: dict[str, Any] = json.loads(state_file.read_text())
-            if requests.get(f"{state['api']}/_local/health", timeout=5).status_code == 200:
+            ours = state["pid"] == process.pid  # not an earlier run's file
+            if ours and requests.get(state["health"], timeout=5).status_code == 200:
                 return state
         except (OSError, ValueError, KeyError, requests.RequestException):
             pass

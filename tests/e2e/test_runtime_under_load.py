@@ -39,13 +39,16 @@ def workers(runtime: Runtime, function: str) -> list[dict[str, Any]]:
     return found
 
 
-def test_a_cut_off_state_file_from_an_earlier_run_does_not_break_the_start(
-    tmp_path: Path,
+@pytest.mark.parametrize("stale", ["cut short", "a live runtime's"])
+def test_a_state_file_left_by_an_earlier_run_does_not_mislead_the_start(
+    tmp_path: Path, runtime: Runtime, stale: str
 ) -> None:
-    (tmp_path / "state.json").write_text('{"api": "http://127.0.0.1:')  # a write cut short
+    left = '{"api": "http://127.0.0.1:' if stale == "cut short" else json.dumps(runtime.state)
+    (tmp_path / "state.json").write_text(left)
 
     rt = start_runtime(tmp_path, "--quiet")
     try:
+        assert rt.api != runtime.api
         answer = requests.post(f"{rt.api}/v1/postback/e2e/t", json={"a": 1}, timeout=30)
         assert answer.status_code == 200, answer.text
     finally:

@@ -59,7 +59,12 @@ def parse_args(argv: list[str] | None = None) -> Config:
         "sandbox credentials",
     )
     p.add_argument("--workers", type=int, default=2, help="processes per function")
-    p.add_argument("--pollers", type=int, default=1, help="concurrent RetryQueue pollers")
+    p.add_argument(
+        "--pollers",
+        type=int,
+        help="RetryQueue pollers (default: the event source's MaximumConcurrency, which caps "
+        "the invocations in flight whatever this is)",
+    )
     p.add_argument("--state-dir", type=Path, default=ROOT / ".devserver")
     p.add_argument("--quiet", action="store_true", help="no access log lines")
     a = p.parse_args(argv)
@@ -138,6 +143,7 @@ def banner(run: Running) -> str:
         "",
         f"AWS (SQS, Secrets Manager, DynamoDB): {run.aws_endpoint or 'your AWS account'}",
         f"Queues and DLQ: GET {run.api.url}/_local/status, GET {run.api.url}/_local/dead-letters",
+        f"Ready when GET {run.api.url}/_local/health answers 200",
         f"Function logs: {run.log_dir}/<Function>.log",
         f"State (URLs as JSON): {run.state_file}",
         "Ctrl-C stops everything.",

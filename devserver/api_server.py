@@ -20,7 +20,7 @@ from devserver.apigw_event import http_api_event, iam_authorizer, route_regex
 from devserver.cors import CorsPolicy
 from devserver.jwt_authorizer import UNAUTHORIZED, JwtAuthorizer
 from devserver.template import Route
-from devserver.workers import FunctionPool, InvocationError
+from devserver.workers import FunctionPool, InvocationError, WorkerCrashed
 
 # Lambda's synchronous invocation payload limit: API Gateway answers 413 above it.
 MAX_EVENT_BYTES = 6 * 1024 * 1024
@@ -44,7 +44,7 @@ class ApiServer(ThreadingHTTPServer):
         pools: dict[str, FunctionPool],
         *,
         cors: CorsPolicy,
-        admin: Callable[[str], Any] | None = None,
+        admin: Callable[[str], tuple[int, Any]] | None = None,
         quiet: bool = False,
         jwt: JwtAuthorizer | None = None,
     ) -> None:
@@ -113,7 +113,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(status, payload, headers)
             return
         if parts.path.startswith("/_local/") and self.server.admin and self.command == "GET":
-            self._json(200, self.server.admin(parts.path))
+            self._json(*self.server.admin(parts.path))
             return
         if self.command == "OPTIONS" and self.headers.get("Access-Control-Request-Method"):
             preflight = {k.lower(): v for k, v in self.headers.items()}
@@ -151,7 +151,7 @@ class _Handler(BaseHTTPRequestHandler):
         except InvocationError as exc:
             print(f"  {bound.function} failed: {exc}", file=sys.stderr)
             status, out_headers, payload = (
-                500,
+                502 if isinstance(exc, WorkerCrashed) else 500,
                 {"Content-Type": "application/json"},
                 b'{"message":"Internal Server Error"}',
             )

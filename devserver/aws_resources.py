@@ -10,11 +10,12 @@ from typing import Any
 import boto3
 
 from devserver.template import Template
+from devserver.vendors.td_postback import DEFAULT_WRITE_KEY
 
 # The sandboxes' credentials (devserver/vendors): what a local secret holds.
 SANDBOX_SECRETS: dict[str, dict[str, str]] = {
     "TreasureDataSecret": {
-        "write_key": "sandbox-td-write-key",
+        "write_key": DEFAULT_WRITE_KEY,
         "api_key": "1/sandbox-td-api-key",
         "wp13n_token": "1/8/sandbox-p13n-token",
     },

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import threading
+import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -23,7 +25,7 @@ from devserver.console.server import Console
 from devserver.cors import CorsPolicy
 from devserver.jwt_authorizer import JwtAuthorizer
 from devserver.openapi import DOCUMENT as OPENAPI_DOCUMENT
-from devserver.sqs_poller import SqsPoller
+from devserver.sqs_poller import EventSourceMapping
 from devserver.template import ROOT, Template
 from devserver.tls import HttpsApiServer, certificate
 from devserver.vendors.base import VendorSandbox
@@ -51,7 +53,7 @@ class Config:
     moto_port: int = 4566
     sandbox_ports: dict[str, int] = field(default_factory=dict)  # name -> port (0 = any)
     workers: int = 2
-    pollers: int = 1
+    pollers: int | None = None  # per SQS event source; None: its MaximumConcurrency
     overrides: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, dict[str, str]] = field(default_factory=dict)
     state_dir: Path = ROOT / ".devserver"
@@ -61,6 +63,8 @@ class Config:
 @dataclass
 class Running:
     api: ApiServer
+    pools: dict[str, FunctionPool]
+    mappings: list[EventSourceMapping]
     aws_endpoint: str | None
     sandboxes: dict[str, VendorSandbox]
     refs: dict[str, str]
@@ -71,8 +75,10 @@ class Running:
 
     def state(self) -> dict[str, Any]:
         return {
+            "pid": os.getpid(),
             "api": self.api.url,
             "api_https": self.https.url if self.https else None,
+            "health": f"{self.api.url}/_local/health",
             "aws_endpoint": self.aws_endpoint,
             "sandboxes": {name: s.url for name, s in self.sandboxes.items()},
             "queues": {
@@ -89,6 +95,8 @@ def running(config: Config) -> Iterator[Running]:
     template = Template()
     log_dir = config.state_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
+    state_file = config.state_dir / "state.json"
+    state_file.unlink(missing_ok=True)  # an earlier run's, naming ports that are gone
     with ExitStack() as stack:
         aws_endpoint, refs, sandboxes, envs = start_backing(config, template, stack)
 
@@ -109,8 +117,9 @@ def running(config: Config) -> Iterator[Running]:
             (config.host, config.port), routes, pools, cors=cors, quiet=config.quiet, jwt=jwt
         )
         https = _https_server(config, routes, pools, cors, jwt)
+        mappings: list[EventSourceMapping] = []
         run = Running(
-            api, aws_endpoint, sandboxes, refs, envs, log_dir, config.state_dir / "state.json"
+            api, pools, mappings, aws_endpoint, sandboxes, refs, envs, log_dir, state_file
         )
         run.https = https
         console = Console(
@@ -126,28 +135,22 @@ def running(config: Config) -> Iterator[Running]:
             server.start()
             stack.callback(server.stop)
 
-        stop = threading.Event()
-        stack.callback(stop.set)
         for fn in functions.values():
             for source in fn.sqs_sources:
-                queue = source["Queue"]["Fn::GetAtt"][0]
-                for n in range(config.pollers):
-                    poller = SqsPoller(
-                        refs[queue],
-                        pools[fn.logical_id].handler,
-                        batch_size=int(source.get("BatchSize", 10)),
-                        function_name=fn.logical_id,
-                        timeout_seconds=fn.timeout,
-                    )
-                    thread = threading.Thread(
-                        target=_poll_forever,
-                        args=(poller, stop),
-                        daemon=True,
-                        name=f"poller-{queue}-{n}",
-                    )
-                    thread.start()
+                max_concurrency = template.max_concurrency(source)
+                mapping = EventSourceMapping(
+                    refs[source["Queue"]["Fn::GetAtt"][0]],
+                    pools[fn.logical_id].handler,
+                    max_concurrency=max_concurrency,
+                    pollers=config.pollers or max_concurrency,
+                    batch_size=int(source.get("BatchSize", 10)),
+                    function_name=fn.logical_id,
+                    timeout_seconds=fn.timeout,
+                ).start()
+                stack.callback(mapping.stop)
+                mappings.append(mapping)
 
-        run.state_file.write_text(json.dumps(run.state(), indent=2))
+        write_state(run.state_file, run.state())
         stack.callback(run.state_file.unlink, missing_ok=True)
         yield run
 
@@ -183,6 +186,16 @@ def _own_origins(api: ApiServer, https: ApiServer | None) -> list[str]:
         url = urlsplit(server.url)
         origins += [server.url, f"{url.scheme}://localhost:{url.port}"]
     return origins
+
+
+def write_state(path: Path, state: dict[str, Any]) -> None:
+    """Write the whole file beside its place, then rename it there: whoever polls for the file
+    reads all of it or nothing, never a part."""
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+    ) as tmp:
+        tmp.write(json.dumps(state, indent=2))
+    os.replace(tmp.name, path)
 
 
 def start_backing(
@@ -257,23 +270,19 @@ def _start_sandboxes(
     return sandboxes, endpoints
 
 
-def _poll_forever(poller: SqsPoller, stop: threading.Event) -> None:
-    while not stop.is_set():
-        try:
-            if poller.poll_once(wait_seconds=1).received == 0:
-                stop.wait(0.2)
-        except Exception as exc:  # keep polling, as the event source mapping does
-            print(f"  poller: {type(exc).__name__}: {exc}", flush=True)
-            stop.wait(1)
-
-
-def _admin(run: Running, path: str) -> dict[str, Any]:
-    """GET /_local/status: where everything runs, queue depths, and what waits on the DLQ;
-    /_local/dead-letters: the DLQ's messages; /_local/openapi.json: the API's document."""
+def _admin(run: Running, path: str) -> tuple[int, Any]:
+    """GET /_local/status: where everything runs, queue depths, workers and pollers;
+    /_local/health: 200 once everything is ready, else 503; /_local/dead-letters: the DLQ's
+    messages; /_local/openapi.json: the API's document."""
     if path == "/_local/openapi.json":
-        result: dict[str, Any] = json.loads(OPENAPI_DOCUMENT.read_text())
-        return result
+        return 200, json.loads(OPENAPI_DOCUMENT.read_text())
+    if path == "/_local/health":
+        return _health(run)
     sqs = boto3.client("sqs")
+    if path == "/_local/dead-letters":
+        return 200, {"messages": _peek(sqs, run.refs["DeadLetterQueue"])}
+    if path != "/_local/status":
+        return 404, {"message": "Not Found"}
     queues: dict[str, Any] = {}
     for name, url in run.state()["queues"].items():
         attrs = sqs.get_queue_attributes(
@@ -284,24 +293,88 @@ def _admin(run: Running, path: str) -> dict[str, Any]:
             "visible": int(attrs["ApproximateNumberOfMessages"]),
             "in_flight": int(attrs["ApproximateNumberOfMessagesNotVisible"]),
         }
-    if path == "/_local/dead-letters":
-        return {"messages": _peek(sqs, run.refs["DeadLetterQueue"])}
-    return {**run.state(), "queue_depths": queues}
+    functions = {name: {"workers": pool.status()} for name, pool in run.pools.items()}
+    pollers = [mapping.status() for mapping in run.mappings]
+    return 200, {
+        **run.state(),
+        "queue_depths": queues,
+        "functions": functions,
+        "event_sources": pollers,
+    }
+
+
+def _health(run: Running) -> tuple[int, dict[str, Any]]:
+    checks = {"aws": _aws_answers(run)}
+    for name, sandbox in run.sandboxes.items():
+        checks[f"sandbox:{name}"] = _answers(f"{sandbox.url}/_sandbox/health")
+    for name, pool in run.pools.items():
+        checks[f"function:{name}"] = pool.ready()
+    for mapping in run.mappings:
+        checks[f"poller:{mapping.function_name}"] = mapping.ready()
+    ready = all(checks.values())
+    return (200 if ready else 503), {"status": "ready" if ready else "starting", "checks": checks}
+
+
+def _aws_answers(run: Running) -> bool:
+    try:
+        boto3.client("sqs").get_queue_attributes(
+            QueueUrl=run.refs["RetryQueue"], AttributeNames=["QueueArn"]
+        )
+    except Exception:
+        return False
+    return True
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - a loopback URL
+            return bool(answer.status == 200)
+    except OSError:
+        return False
+
+
+# Long enough for a listing of thousands of messages on moto; a message that comes back early
+# is listed once all the same.
+PEEK_VISIBILITY_SECONDS = 60
+_PEEK_LOCK = threading.Lock()  # two listings at once would hide messages from each other
 
 
 def _peek(sqs: Any, url: str) -> list[dict[str, Any]]:
-    """Read the queue's messages without consuming them (visibility 0)."""
+    """Every message of the queue once, consuming none: each page stays hidden while the next
+    ones are received (with visibility 0 SQS returns the same first page every time), and the
+    whole lot is made visible again at the end."""
     seen: dict[str, dict[str, Any]] = {}
-    for _ in range(20):
-        batch = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, MessageAttributeNames=["All"]
-        ).get("Messages", [])
-        new = [m for m in batch if m["MessageId"] not in seen]
-        if not new:
-            break
-        for m in new:
-            seen[m["MessageId"]] = {
-                "body": m["Body"],
-                "reason": m.get("MessageAttributes", {}).get("reason", {}).get("StringValue"),
-            }
+    handles: list[str] = []
+    with _PEEK_LOCK:
+        try:
+            wait = 0
+            while True:
+                batch = sqs.receive_message(
+                    QueueUrl=url,
+                    MaxNumberOfMessages=10,
+                    VisibilityTimeout=PEEK_VISIBILITY_SECONDS,
+                    WaitTimeSeconds=wait,
+                    MessageAttributeNames=["All"],
+                ).get("Messages", [])
+                if not batch:
+                    if wait:
+                        break
+                    wait = 1  # short polls sample some servers: confirm with a long poll
+                    continue
+                for m in batch:
+                    handles.append(m["ReceiptHandle"])
+                    attribute = m.get("MessageAttributes", {}).get("reason", {})
+                    seen.setdefault(
+                        m["MessageId"],
+                        {"body": m["Body"], "reason": attribute.get("StringValue")},
+                    )
+        finally:
+            for start in range(0, len(handles), 10):
+                sqs.change_message_visibility_batch(
+                    QueueUrl=url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                        for i, handle in enumerate(handles[start : start + 10])
+                    ],
+                )
     return list(seen.values())

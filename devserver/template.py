@@ -15,6 +15,9 @@ TEMPLATE = ROOT / "template.yaml"
 LAYER_DIR = ROOT / "layers" / "clients"
 # For a fresh interpreter: handlers (functions.<job>.app) and the layer importable as in Lambda.
 PYTHONPATH = os.pathsep.join([str(ROOT), str(LAYER_DIR)])
+# Lambda's SQS event source without ScalingConfig.MaximumConcurrency scales much further; the
+# local runtime, like the template's RetryMaxConcurrency default, runs two invocations at most.
+DEFAULT_MAX_CONCURRENCY = 2
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -152,6 +155,11 @@ class Template:
         spec = self.raw.get("Conditions", {})[name]
         left, right = spec["Fn::Equals"]
         return str(self.resolve(left, refs)) == str(self.resolve(right, refs))
+
+    def max_concurrency(self, source: dict[str, Any]) -> int:
+        """An SQS event source's ScalingConfig.MaximumConcurrency (a number or a Ref)."""
+        value = self.resolve(source.get("ScalingConfig", {}).get("MaximumConcurrency"), {})
+        return DEFAULT_MAX_CONCURRENCY if value in (None, "") else int(value)
 
     def environment(self, fn: Function, refs: dict[str, str]) -> dict[str, str]:
         return {k: str(self.resolve(v, refs)) for k, v in fn.environment.items()}

@@ -27,7 +27,12 @@ INIT_TIMEOUT_SECONDS = 60
 
 
 class InvocationError(Exception):
-    """The function raised, crashed or timed out (API Gateway answers 500)."""
+    """The function raised or timed out (API Gateway answers 500)."""
+
+
+class WorkerCrashed(InvocationError):
+    """The function's process died during the invocation (API Gateway answers 502, as for a
+    Lambda invocation whose runtime exited)."""
 
 
 @dataclass(frozen=True)
@@ -73,11 +78,28 @@ class _Worker:
         self.process.start()
         child.close()
         self.initialised = False
+        self.init_failed = False  # the process exited before it was ready
+        # The "ready" message is read once, by an invocation or by a health check.
+        self._init_lock = threading.Lock()
 
-    def wait_initialised(self) -> bool:
-        if not self.initialised and self.conn.poll(INIT_TIMEOUT_SECONDS):
-            self.initialised = self.conn.recv()[0] == "ready"
+    def wait_initialised(self, timeout: float = INIT_TIMEOUT_SECONDS) -> bool:
+        if self.initialised:
+            return True
+        if not self._init_lock.acquire(timeout=max(timeout, 0)):
+            return self.initialised
+        try:
+            if not self.initialised and self.conn.poll(timeout):
+                self.initialised = self.conn.recv()[0] == "ready"
+        except (EOFError, OSError):
+            self.init_failed = True
+            return False
+        finally:
+            self._init_lock.release()
         return self.initialised
+
+    def ready(self) -> bool:
+        """Initialised and alive, without waiting."""
+        return self.process.is_alive() and self.wait_initialised(timeout=0)
 
     def stop(self) -> None:
         with contextlib.suppress(OSError):
@@ -85,6 +107,7 @@ class _Worker:
         self.process.join(timeout=2)
         if self.process.is_alive():
             self.process.kill()
+            self.process.join(timeout=5)
 
 
 class FunctionPool:
@@ -94,6 +117,7 @@ class FunctionPool:
         self.spec = spec
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: list[_Worker] = []
+        self._busy: set[_Worker] = set()
         self._lock = threading.Lock()
         for _ in range(size):
             self._add()
@@ -106,16 +130,40 @@ class FunctionPool:
 
     def _replace(self, worker: _Worker) -> None:
         worker.process.kill()
+        worker.process.join(timeout=5)
         with self._lock:
             self._all.remove(worker)
-        self._add()
+        self._add()  # the pool keeps its size, as Lambda starts a new execution environment
+
+    def _take(self) -> _Worker:
+        """A free worker; one that died while idle is replaced, not handed an invocation."""
+        while True:
+            worker = self._idle.get()
+            if worker.process.is_alive():
+                return worker
+            self._replace(worker)
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        worker = self._idle.get()
+        worker = self._take()
+        with self._lock:
+            self._busy.add(worker)
+        try:
+            status, payload = self._invoke(worker, event)
+        finally:
+            with self._lock:
+                self._busy.discard(worker)
+        if status == "error":
+            raise InvocationError(f"{payload['errorType']}: {payload['errorMessage']}")
+        return payload
+
+    def _invoke(self, worker: _Worker, event: dict[str, Any]) -> tuple[str, Any]:
         timeout = self.spec.function.timeout
         try:
             if not worker.wait_initialised():
+                crashed = worker.init_failed
                 self._replace(worker)
+                if crashed:
+                    raise WorkerCrashed("the function's process exited during its init")
                 raise InvocationError(f"Init timed out after {INIT_TIMEOUT_SECONDS} seconds")
             worker.conn.send(event)
             if not worker.conn.poll(timeout):
@@ -123,12 +171,11 @@ class FunctionPool:
                 raise InvocationError(f"Task timed out after {timeout:.2f} seconds")
             status, payload = worker.conn.recv()
         except (EOFError, OSError) as exc:
+            code = worker.process.exitcode
             self._replace(worker)
-            raise InvocationError(f"the function's process exited: {exc}") from exc
+            raise WorkerCrashed(f"the function's process exited (code {code}): {exc}") from exc
         self._idle.put(worker)
-        if status == "error":
-            raise InvocationError(f"{payload['errorType']}: {payload['errorMessage']}")
-        return payload
+        return status, payload
 
     def handler(self, event: dict[str, Any], _context: Any = None) -> Any:
         """`invoke` with a Lambda handler's signature, for an event source such as `SqsPoller`:
@@ -139,6 +186,17 @@ class FunctionPool:
         """The pool's live worker processes (the benchmarks read their CPU time)."""
         with self._lock:
             return [w.process.pid for w in self._all if w.process.pid is not None]
+
+    def ready(self) -> bool:
+        """Every worker process alive and through its init (imports) phase."""
+        with self._lock:
+            workers = list(self._all)
+        return bool(workers) and all(w.ready() for w in workers)
+
+    def status(self) -> list[dict[str, Any]]:
+        """Each worker process: its pid and whether an invocation runs in it."""
+        with self._lock:
+            return [{"pid": w.process.pid, "busy": w in self._busy} for w in self._all]
 
     def stop(self) -> None:
         with self._lock:

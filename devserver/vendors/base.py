@@ -2,6 +2,7 @@
 what it received, counts TCP connections, and injects faults on demand.
 
 Control endpoint (JSON), beside the vendor's own paths:
+  GET    /_sandbox/health     200 {"vendor": name, "status": "ok"} while the sandbox serves
   GET    /_sandbox/received   what the vendor accepted and everything it was sent
   POST   /_sandbox/faults     add a fault: {"status": 503, "count": 5, "rate": 1.0,
                               "latency_ms": 0, "mode": "status" | "timeout" | "reset" | "delay",
@@ -55,6 +56,7 @@ class Reply:
     body: Any = None  # dict/list -> JSON; str/bytes as is; None -> empty
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/json"
+    stored: bool = True  # a 2xx the vendor did not keep (a dropped record) is not `received`
 
     def encoded(self) -> bytes:
         if self.body is None:
@@ -217,7 +219,7 @@ class VendorSandbox:
 
     def _handled(self, request: Request) -> Reply:
         reply = self.handle(request)
-        if reply.status < 300:
+        if reply.status < 300 and reply.stored:
             with self._lock:
                 self.received.append(request)
         return reply
@@ -225,6 +227,8 @@ class VendorSandbox:
     def _control(self, request: Request) -> Reply:
         route = request.path[len(CONTROL_PREFIX) :]
         try:
+            if route == "/health" and request.method == "GET":
+                return Reply(200, {"vendor": self.name, "status": "ok"})
             if route == "/received" and request.method == "GET":
                 return Reply(200, self.summary())
             if route == "/faults" and request.method == "POST":

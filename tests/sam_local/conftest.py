@@ -17,9 +17,8 @@ import pytest
 
 from devserver.sam_env import local_env, render
 from devserver.template import Template
-from devserver.vendors.registry import SANDBOXES
 from tests.conftest import EVENTS, ROOT
-from tests.e2e.conftest import Runtime, start_runtime, stop_runtime
+from tests.e2e.conftest import Runtime, runtime_running
 from tests.secret_guard import leaks
 
 SAM = str(ROOT / ".venv-sam" / "bin" / "sam")  # AWS SAM CLI's own venv (make install)
@@ -84,13 +83,13 @@ def local_stack(
     lambda_image: None, built_template: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalStack]:
     state_dir = tmp_path_factory.mktemp("sam-local-runtime")
-    ports = [arg for spec in SANDBOXES for arg in ("--sandbox-port", f"{spec.name}=0")]
-    runtime = start_runtime(state_dir, *ports)
-    env_file = state_dir / "env.json"
-    env = local_env(Template(), runtime.state["aws_endpoint"], runtime.state["sandboxes"])
-    env_file.write_text(render(env))
-    yield LocalStack(runtime, built_template, env_file)
-    stop_runtime(runtime)
+    # start_runtime waits for the runtime's health endpoint; the block stops the runtime however
+    # the set-up after it or the tests end.
+    with runtime_running(state_dir) as runtime:
+        env_file = state_dir / "env.json"
+        env = local_env(Template(), runtime.state["aws_endpoint"], runtime.state["sandboxes"])
+        env_file.write_text(render(env))
+        yield LocalStack(runtime, built_template, env_file)
 
 
 def load(name: str) -> dict[str, Any]:

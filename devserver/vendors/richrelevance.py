@@ -1,5 +1,5 @@
 """RichRelevance sandbox: the Profile Command API and the Content Update API behind one server
-(vendor-docs/richrelevance-profile-command-api.md, richrelevance-content-update-api.md).
+(the vendor documents as summarized in docs/richrelevance.md).
 
 Each API has its own OAuth2 token endpoint, `POST {base}/oauth2/token`, and a token is good only
 for the API that issued it. Tokens live until revoked (as documented) unless `token_ttl_seconds`

@@ -1,4 +1,4 @@
-"""Rokt V2 Partner Experiences API sandbox (vendor-docs/rokt-partner-experiences-api.md).
+"""Rokt V2 Partner Experiences API sandbox: answers as Rokt's API document describes (docs/rokt.md).
 
 Checks the authentication and required headers, validates the body with Rokt's error codes, and
 answers with the document's bodies: the success experience for a user with an `email` attribute

@@ -1,5 +1,5 @@
 """Treasure Data Real-time Personalization API sandbox
-(vendor-docs/td-realtime-personalization-api.md).
+(the vendor document as summarized in docs/td-personalization.md).
 
 POST /{database}/{table} with the document's three headers: 204 when the event is ingested, or
 200 with a personalization body for the tables given one (`personalizations`). Every error code
@@ -149,7 +149,7 @@ class TdPersonalizationSandbox(VendorSandbox):
 
 
 def _valid_event(event: object) -> bool:
-    # TD requires epoch seconds in `time` and an event id in `uuid` (DESIGN.md).
+    # TD requires epoch seconds in `time` and an event id in `uuid` (docs/td-personalization.md).
     return (
         isinstance(event, dict)
         and isinstance(event.get("time"), int)

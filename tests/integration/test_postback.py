@@ -1,4 +1,5 @@
-"""PostbackFunction against moto and the TD postback sandbox: every row of DESIGN.md's table."""
+"""PostbackFunction against moto and the TD postback sandbox: every row of the postback
+outcome table (README)."""
 
 from __future__ import annotations
 

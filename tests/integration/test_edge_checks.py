@@ -152,3 +152,24 @@ def test_dot_segment_user_ids_never_reach_the_vendor(gateway: Gateway, user_id: 
     assert response["statusCode"] == 400
     assert code(response) == "INVALID_USER_ID"
     assert gateway.rr.requests == []
+
+
+def _keyed_opt_out(gateway: Gateway, caller: str, choice: bool) -> dict[str, Any]:
+    event = event_for(
+        OPT_OUT,
+        path_parameters={"userId": f"user-of-{caller}"},
+        headers={**JSON, "idempotency-key": "order-1001"},  # a predictable key
+        body=json.dumps({"enableOptOut": choice}),
+        iam_caller=caller,
+    )
+    return gateway.invoke("RichRelevanceFunction", event)
+
+
+def test_an_idempotency_key_belongs_to_its_caller(gateway: Gateway) -> None:
+    # Was global: the first caller of a key made everyone else's write 422 for 24 h.
+    assert _keyed_opt_out(gateway, "squatter", True)["statusCode"] == 200
+    real = _keyed_opt_out(gateway, "back-office", False)
+    assert real["statusCode"] == 200
+    assert "Idempotency-Replayed" not in real["headers"]
+    again = _keyed_opt_out(gateway, "back-office", False)
+    assert again["headers"]["Idempotency-Replayed"] == "true"  # its own key still works

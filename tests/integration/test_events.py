@@ -10,7 +10,7 @@ import pytest
 
 from devserver.vendors.richrelevance import RichRelevanceSandbox
 from tests.conftest import EVENTS
-from tests.integration.conftest import Gateway
+from tests.integration.conftest import Gateway, untimed
 
 # file -> (function, expected status or batch outcome)
 EXPECTED: dict[str, tuple[str, Any]] = {
@@ -70,7 +70,7 @@ def test_postback_events_deliver_their_records(
     gateway.invoke("PostbackFunction", load_event("postback-accepted.json"))
     gateway.invoke("PostbackFunction", load_event("postback-base64.json"))
 
-    records = gateway.td.records("web_events", "pageviews")
+    records = untimed(gateway.td.records("web_events", "pageviews"))
     assert records[0]["user_id"] == "u-123"
     assert records[1] == {"user_id": "u-456", "note": "ümlaut ✓"}
 

@@ -4,6 +4,7 @@ delivered twice, and an `Idempotency-Key` makes a client's retry of a write safe
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from devserver.apigw_event import event_for
 from devserver.template import Route
 from devserver.vendors.richrelevance import CONTENT_PREFIX, RichRelevanceSandbox
 from gateway.core.envelope import Envelope, LastError
-from tests.integration.conftest import Gateway
+from tests.integration.conftest import Gateway, untimed
 from tests.integration.rr_support import content, item, opt_out
 from tests.support.tcp_proxy import SwitchableProxy
 
@@ -33,14 +34,19 @@ def postback(gateway: Gateway, record: dict[str, Any], key: str | None) -> dict[
 
 
 def orders(gateway: Gateway) -> list[dict[str, object]]:
-    return gateway.td.records("web_events", "orders")
+    return untimed(gateway.td.records("web_events", "orders"))
 
 
 def queue_envelope_twice(gateway: Gateway) -> Envelope:
     envelope = Envelope(
         kind="td.postback",
         lastError=LastError(status=503, detail="test"),
-        request={"database": "web_events", "table": "orders", "record": {"order": 1}},
+        # As the gateway accepted it: with its acceptance time.
+        request={
+            "database": "web_events",
+            "table": "orders",
+            "record": {"order": 1, "time": int(time.time())},
+        },
     )
     for _ in range(2):  # SQS may hand out the same message twice; so may a replayed send
         gateway.sqs.send_message(

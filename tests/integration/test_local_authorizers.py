@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from devserver.api_server import ApiServer, bind_routes
+from devserver.cors import CorsPolicy
 from devserver.jwt_authorizer import JwtAuthorizer
 from devserver.template import Template
 
@@ -100,7 +101,7 @@ def api(idp: IdentityProvider) -> Iterator[tuple[str, dict[str, RecordingPool]]]
         ("127.0.0.1", 0),
         bind_routes({fn.logical_id: fn.routes for fn in functions}),
         pools,  # type: ignore[arg-type]
-        cors_origins=[],
+        cors=CorsPolicy(),
         quiet=True,
         jwt=JwtAuthorizer.from_template(template),
     )
@@ -219,7 +220,7 @@ def test_without_an_issuer_the_open_routes_stay_open() -> None:
         ("127.0.0.1", 0),
         bind_routes({fn.logical_id: fn.routes for fn in functions}),
         pools,  # type: ignore[arg-type]
-        cors_origins=[],
+        cors=CorsPolicy(),
         quiet=True,
         jwt=JwtAuthorizer.from_template(template),
     )

@@ -17,7 +17,7 @@ from devserver.template import Function, Template
 from devserver.workers import FunctionPool, WorkerSpec
 
 HANDLER = """
-from gateway.observability import instrumented, logger
+from gateway.core.observability import instrumented, logger
 
 
 @instrumented(correlation_id_path=None)

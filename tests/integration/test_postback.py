@@ -11,7 +11,7 @@ import pytest
 
 from devserver.apigw_event import event_for
 from devserver.template import Route
-from tests.integration.conftest import Gateway
+from tests.integration.conftest import Gateway, untimed
 
 ROUTE = Route("POST", "/v1/postback/{database}/{table}")
 
@@ -42,7 +42,7 @@ def test_accepted_record_reaches_td_with_write_key(gateway: Gateway) -> None:
 
     assert response["statusCode"] == 200
     assert json.loads(response["body"]) == {}
-    assert gateway.td.records("web_events", "pageviews") == [{"user_id": "u-1", "n": 1}]
+    assert untimed(gateway.td.records("web_events", "pageviews")) == [{"user_id": "u-1", "n": 1}]
     sent = gateway.td.received[0]
     assert sent.header("X-TD-Write-Key") == "sandbox-td-write-key"
     assert sent.header("Content-Type") == "application/json"
@@ -99,11 +99,23 @@ def test_record_over_limit_is_413_without_calling_td(gateway: Gateway) -> None:
 
 
 def test_record_at_limit_is_delivered(gateway: Gateway) -> None:
-    body = json.dumps({"pad": "x" * (1_048_064 - len('{"pad": ""}'))})
+    # With a time of its own: the gateway adds nothing to it.
+    body = json.dumps({"time": 1764000000, "pad": "x" * (1_048_064 - 31)})
     assert len(body.encode()) == 1_048_064
 
     assert postback(gateway, body)["statusCode"] == 200
     assert len(gateway.td.received) == 1
+
+
+def test_record_the_time_stamp_would_take_over_the_limit_is_413(gateway: Gateway) -> None:
+    body = json.dumps({"pad": "x" * (1_048_064 - len('{"pad": ""}'))})
+    assert len(body.encode()) == 1_048_064
+
+    response = postback(gateway, body)
+
+    assert response["statusCode"] == 413
+    assert problem(response)["code"] == "PAYLOAD_TOO_LARGE"
+    assert gateway.td.requests == []
 
 
 @pytest.mark.parametrize(
@@ -136,8 +148,9 @@ def test_retryable_failure_is_202_with_envelope_on_retry_queue(
     assert envelope["request"] == {
         "database": "web_events",
         "table": "pageviews",
-        "record": {"user_id": "u-2"},
+        "record": {"user_id": "u-2", "time": envelope["request"]["record"]["time"]},
     }
+    assert untimed([envelope["request"]["record"]]) == [{"user_id": "u-2"}]
     assert envelope["lastError"]["status"] == fault.get("status")
     assert "firstFailedAt" in envelope
     assert "sandbox-td-write-key" not in json.dumps(envelope)
@@ -193,7 +206,7 @@ def test_td_403_is_502_and_record_parked_on_dlq(gateway: Gateway) -> None:
     assert "revoked-key" not in response["body"]
     [parked] = gateway.messages("DeadLetterQueue")
     envelope = json.loads(parked["Body"])
-    assert envelope["request"]["record"] == {"user_id": "u-6"}
+    assert untimed([envelope["request"]["record"]]) == [{"user_id": "u-6"}]
     assert envelope["lastError"]["status"] == 403
     assert "credentials" in parked["MessageAttributes"]["reason"]["StringValue"]
     assert "revoked-key" not in parked["Body"]

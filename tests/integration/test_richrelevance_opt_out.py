@@ -163,6 +163,7 @@ def test_invalid_client_is_upstream_auth_and_parked(
     assert "RR_SECRET_ID" in body["detail"]
     assert rr_sandbox.api_requests(PROFILE_PREFIX) == []
     [parked] = gateway.envelopes("DeadLetterQueue")
+    assert isinstance(parked["request"].pop("sequence"), int)
     assert parked["request"] == {"user_id": "user-1", "enable_opt_out": True}
     assert "revoked-key" not in json.dumps(parked)
     assert gateway.queue_depth("RetryQueue") == 0
@@ -236,6 +237,8 @@ def test_retryable_failure_is_queued_and_replayed(
     [envelope] = peek(gateway)
     assert envelope["id"] == body["retryId"]
     assert envelope["kind"] == "rr.opt_out"
+    # With the sequence it was accepted at (its place in the user's order of choices).
+    assert isinstance(envelope["request"].pop("sequence"), int)
     assert envelope["request"] == {"user_id": "user/7", "enable_opt_out": True}
     assert rr_sandbox.opted_out == {}
 

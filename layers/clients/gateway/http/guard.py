@@ -49,7 +49,8 @@ def edge_checks(context: Callable[[], Context]) -> Middleware:
         allowed = split_list(context().settings.allowed_origins)
         if origin is not None and origin not in allowed:
             raise OriginNotAllowed(f"origin {origin[:200]!r} may not call this API")
-        if not is_json_media_type(headers.get("content-type")):
+        body_bearing = app.current_event.http_method in ("POST", "PUT", "PATCH")
+        if body_bearing and not is_json_media_type(headers.get("content-type")):
             raise UnsupportedMediaType(
                 "the body must be JSON: Content-Type application/json or a +json type"
             )

@@ -10,6 +10,7 @@ from pydantic import field_validator
 
 from gateway.core.destinations import check_destination
 from gateway.core.envelope import Kind, WriteRequest
+from gateway.core.errors import PayloadTooLarge
 from gateway.core.json_body import parse_json_object
 from gateway.core.observability import logger
 from gateway.core.outcome import VendorResponse
@@ -78,7 +79,16 @@ class PostbackRequest(WriteRequest):
         if not any(name in request.record for name in TIME_FIELDS):
             field = "td_record_time" if settings.td_postback_is_v2 else "time"
             request.record[field] = int(time.time())
+            if len(request.body()) > MAX_RECORD_BYTES:
+                raise PayloadTooLarge(
+                    f"with the gateway's time stamp ({field}) the record is over TD's "
+                    f"{MAX_RECORD_BYTES} bytes; send it with a time of its own or smaller"
+                )
         return request
+
+    def body(self) -> bytes:
+        """The record as TD receives it."""
+        return json.dumps(self.record, separators=(",", ":"), ensure_ascii=False).encode()
 
     def expired(self, now: float) -> str | None:
         stamped = next((self.record[f] for f in TIME_FIELDS if f in self.record), None)
@@ -112,7 +122,7 @@ class PostbackRequest(WriteRequest):
                 "X-TD-Write-Key": secret.write_key.get_secret_value(),
                 "Content-Type": "application/json",
             },
-            data=json.dumps(self.record, separators=(",", ":"), ensure_ascii=False).encode(),
+            data=self.body(),
         )
         raise_for_vendor_status(response, vendor=VENDOR)
         return VendorResponse.of(response)

@@ -14,14 +14,15 @@ import requests
 from devserver.template import Template
 from tests.conftest import EVENTS
 from tests.e2e.conftest import Runtime, eventually, start_runtime, stop_runtime
+from tests.support.records import untimed
 
 
 def post_record(runtime: Runtime, table: str, record: dict[str, Any]) -> requests.Response:
-    return requests.post(f"{runtime.api}/v1/postback/e2e/{table}", json=record, timeout=15)
+    return requests.post(f"{runtime.api}/v1/postback/web_events/{table}", json=record, timeout=15)
 
 
 def records_at_td(runtime: Runtime, table: str) -> list[dict[str, Any]]:
-    path = f"/postback/v3/event/e2e/{table}"
+    path = f"/postback/v3/event/web_events/{table}"
     return [r["body"] for r in runtime.received("td-postback") if r["path"] == path]
 
 
@@ -30,13 +31,13 @@ def test_posted_record_is_found_at_the_td_sandbox(runtime: Runtime) -> None:
     response = post_record(runtime, table, {"user_id": "e2e-1"})
 
     assert response.status_code == 200
-    assert records_at_td(runtime, table) == [{"user_id": "e2e-1"}]
+    assert untimed(records_at_td(runtime, table)) == [{"user_id": "e2e-1"}]
 
 
 def test_injected_503s_are_queued_then_delivered_by_the_poller(runtime: Runtime) -> None:
     table = f"t_{uuid.uuid4().hex[:8]}"
     # No count: the poller replays the first envelopes while later ones are still being posted.
-    runtime.fault("td-postback", status=503, path=f"/postback/v3/event/e2e/{table}")
+    runtime.fault("td-postback", status=503, path=f"/postback/v3/event/web_events/{table}")
 
     statuses = [post_record(runtime, table, {"seq": n}).status_code for n in range(5)]
 
@@ -50,7 +51,7 @@ def test_injected_503s_are_queued_then_delivered_by_the_poller(runtime: Runtime)
 
 def test_record_that_exhausts_its_retries_is_on_the_dlq(runtime: Runtime) -> None:
     table = f"t_{uuid.uuid4().hex[:8]}"
-    path = f"/postback/v3/event/e2e/{table}"
+    path = f"/postback/v3/event/web_events/{table}"
     runtime.fault("td-postback", status=503, path=path)  # this table never recovers
 
     response = post_record(runtime, table, {"user_id": "doomed"})
@@ -62,7 +63,7 @@ def test_record_that_exhausts_its_retries_is_on_the_dlq(runtime: Runtime) -> Non
 
     found = eventually(parked, within=60)
     assert found, "the envelope should reach the DLQ after RETRY_MAX_RECEIVES"
-    assert json.loads(found[0]["body"])["request"]["record"] == {"user_id": "doomed"}
+    assert untimed([json.loads(found[0]["body"])["request"]["record"]]) == [{"user_id": "doomed"}]
     assert found[0]["reason"].startswith("retries exhausted")
     assert records_at_td(runtime, table) == []
 
@@ -131,7 +132,12 @@ def test_rokt_experience_is_cached_in_dynamodb(runtime: Runtime) -> None:
 
 
 def test_bad_input_is_a_problem_over_http(runtime: Runtime) -> None:
-    response = requests.post(f"{runtime.api}/v1/postback/e2e/bad-table", data="{", timeout=15)
+    response = requests.post(
+        f"{runtime.api}/v1/postback/web_events/bad-table",
+        data="{",
+        headers={"content-type": "application/json"},
+        timeout=15,
+    )
 
     assert response.status_code == 400
     assert response.headers["Content-Type"] == "application/problem+json"
@@ -145,7 +151,7 @@ def test_unknown_route_is_404(runtime: Runtime) -> None:
 def test_cors_preflight_for_an_allowed_origin(runtime: Runtime) -> None:
     origin = Template().parameters["CorsAllowOrigins"].split(",")[0]
     response = requests.options(
-        f"{runtime.api}/v1/postback/e2e/t",
+        f"{runtime.api}/v1/postback/web_events/t",
         timeout=5,
         headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
     )
@@ -156,7 +162,7 @@ def test_cors_preflight_for_an_allowed_origin(runtime: Runtime) -> None:
 
 def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
     rt = start_runtime(tmp_path, "--quiet")
-    assert requests.post(f"{rt.api}/v1/postback/e2e/t", json={"a": 1}, timeout=15).ok
+    assert requests.post(f"{rt.api}/v1/postback/web_events/t", json={"a": 1}, timeout=15).ok
 
     assert stop_runtime(rt) == 0
     assert "stopped." in rt.log.read_text()
@@ -170,10 +176,10 @@ def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
 def test_personalization_event_reaches_the_td_p13n_sandbox(runtime: Runtime) -> None:
     table = f"t_{uuid.uuid4().hex[:8]}"
     response = requests.post(
-        f"{runtime.api}/v1/personalization/e2e_p13n/{table}", json={"td_client_id": "c"}, timeout=15
+        f"{runtime.api}/v1/personalization/web_p13n/{table}", json={"td_client_id": "c"}, timeout=15
     )
 
     assert response.status_code == 204
-    [event] = [r["body"] for r in runtime.received("td-p13n") if r["path"] == f"/e2e_p13n/{table}"]
+    [event] = [r["body"] for r in runtime.received("td-p13n") if r["path"] == f"/web_p13n/{table}"]
     assert event["td_client_id"] == "c"
     assert event["uuid"]

@@ -27,10 +27,11 @@ from tests.e2e.conftest import (
     start_runtime,
     stop_runtime,
 )
+from tests.support.records import untimed
 
 
 def post_record(runtime: Runtime, table: str, record: dict[str, Any]) -> requests.Response:
-    return requests.post(f"{runtime.api}/v1/postback/e2e/{table}", json=record, timeout=60)
+    return requests.post(f"{runtime.api}/v1/postback/web_events/{table}", json=record, timeout=60)
 
 
 def workers(runtime: Runtime, function: str) -> list[dict[str, Any]]:
@@ -49,7 +50,7 @@ def test_a_state_file_left_by_an_earlier_run_does_not_mislead_the_start(
     rt = start_runtime(tmp_path, "--quiet")
     try:
         assert rt.api != runtime.api
-        answer = requests.post(f"{rt.api}/v1/postback/e2e/t", json={"a": 1}, timeout=30)
+        answer = requests.post(f"{rt.api}/v1/postback/web_events/t", json={"a": 1}, timeout=30)
         assert answer.status_code == 200, answer.text
     finally:
         assert stop_runtime(rt) == 0
@@ -116,7 +117,7 @@ def test_a_worker_killed_mid_invocation_is_a_502_and_is_replaced(
 ) -> None:
     rt = one_worker_runtime
     table = f"t_{uuid.uuid4().hex[:8]}"
-    rt.fault("td-postback", mode="timeout", path=f"/postback/v3/event/e2e/{table}")
+    rt.fault("td-postback", mode="timeout", path=f"/postback/v3/event/web_events/{table}")
     [before] = workers(rt, "PostbackFunction")
     arrived = rt.summary("td-postback")["requests"]
 
@@ -189,7 +190,7 @@ def test_a_key_rotated_at_td_alone_is_an_auth_failure_and_the_write_is_parked(
 ) -> None:
     rt = one_worker_runtime
     table = f"t_{uuid.uuid4().hex[:8]}"
-    path = f"/postback/v3/event/e2e/{table}"
+    path = f"/postback/v3/event/web_events/{table}"
     assert post_record(rt, table, {"n": 1}).status_code == 200
 
     # TD takes a new key only; the gateway's secret still holds the old one.
@@ -203,7 +204,9 @@ def test_a_key_rotated_at_td_alone_is_an_auth_failure_and_the_write_is_parked(
 
     assert answer.status_code == 502, answer.text
     assert answer.json()["code"] == "UPSTREAM_AUTH"
-    assert [r["body"] for r in rt.received("td-postback") if r["path"] == path] == [{"n": 1}]
+    assert untimed([r["body"] for r in rt.received("td-postback") if r["path"] == path]) == [
+        {"n": 1}
+    ]
     parked = [m for m in rt.dead_letters() if table in m["body"]]
-    assert [json.loads(m["body"])["request"]["record"] for m in parked] == [{"n": 2}]
+    assert untimed([json.loads(m["body"])["request"]["record"] for m in parked]) == [{"n": 2}]
     assert "credentials" in parked[0]["reason"]

@@ -10,7 +10,8 @@ import pytest
 
 from devserver.vendors.richrelevance import RichRelevanceSandbox
 from tests.conftest import EVENTS
-from tests.integration.conftest import Gateway, untimed
+from tests.integration.conftest import Gateway
+from tests.support.records import untimed
 
 # file -> (function, expected status or batch outcome)
 EXPECTED: dict[str, tuple[str, Any]] = {

@@ -13,8 +13,9 @@ from devserver.apigw_event import event_for
 from devserver.template import Route
 from devserver.vendors.richrelevance import CONTENT_PREFIX, RichRelevanceSandbox
 from gateway.core.envelope import Envelope, LastError
-from tests.integration.conftest import Gateway, untimed
+from tests.integration.conftest import Gateway
 from tests.integration.rr_support import content, item, opt_out
+from tests.support.records import untimed
 from tests.support.tcp_proxy import SwitchableProxy
 
 ROUTE = Route("POST", "/v1/postback/{database}/{table}")

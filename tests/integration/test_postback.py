@@ -11,7 +11,8 @@ import pytest
 
 from devserver.apigw_event import event_for
 from devserver.template import Route
-from tests.integration.conftest import Gateway, untimed
+from tests.integration.conftest import Gateway
+from tests.support.records import untimed
 
 ROUTE = Route("POST", "/v1/postback/{database}/{table}")
 

@@ -13,7 +13,8 @@ import pytest
 from devserver.apigw_event import event_for
 from devserver.template import Route
 from gateway.vendors.td.js_sdk import MAX_EVENTS
-from tests.integration.conftest import Gateway, untimed
+from tests.integration.conftest import Gateway
+from tests.support.records import untimed
 
 SDK_ROUTE = Route("POST", "/v1/td/{database}/{table}")
 P13N_ROUTE = Route("POST", "/v1/personalization/public/{database}/{table}")

@@ -209,3 +209,20 @@ def test_content_repeated_with_a_key_is_sent_once_with_the_same_tracking_ids(
     assert len(rr_sandbox.api_requests(CONTENT_PREFIX)) == 1
     assert other["statusCode"] == 422
     assert json.loads(other["body"])["code"] == "IDEMPOTENCY_KEY_REUSED"
+
+
+def test_a_repeat_in_a_later_second_is_the_same_request(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The acceptance stamp is not part of what the key compares: a client repeating a record
+    without a time of its own a second later gets the first answer, not 422."""
+    from gateway.vendors.td import postback as postback_module
+
+    monkeypatch.setattr(postback_module, "now", lambda: 1_790_000_000)
+    first = postback(gateway, {"order": 12}, "key-12")
+    monkeypatch.setattr(postback_module, "now", lambda: 1_790_000_005)
+    again = postback(gateway, {"order": 12}, "key-12")
+
+    assert (first["statusCode"], again["statusCode"]) == (200, 200)
+    assert again["headers"]["Idempotency-Replayed"] == "true"
+    assert [r["time"] for r in gateway.td.records("web_events", "orders")] == [1_790_000_000]

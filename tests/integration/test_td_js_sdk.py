@@ -12,6 +12,7 @@ import pytest
 
 from devserver.apigw_event import event_for
 from devserver.template import Route
+from gateway.core.observability import logger
 from gateway.vendors.td.js_sdk import MAX_EVENTS
 from tests.integration.conftest import Gateway
 from tests.support.records import untimed
@@ -63,8 +64,9 @@ def problem_code(response: dict[str, Any]) -> str:
 
 
 def test_sdk_event_reaches_td_with_the_gateways_key_not_the_pages(
-    gateway: Gateway, capsys: pytest.CaptureFixture[str]
+    gateway: Gateway, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level("DEBUG", logger=logger.name)  # the gateway's own lines, DEBUG included
     record = {"td_url": "https://www.example.com/", "button": "signup", "time": 1764000000}
 
     response = sdk_post(gateway, {"events": [record]})
@@ -77,7 +79,9 @@ def test_sdk_event_reaches_td_with_the_gateways_key_not_the_pages(
     assert sent.header("X-TD-Write-Key") == "sandbox-td-write-key"
     assert sent.header("Authorization") is None
     assert PAGE_KEY not in json.dumps(sent.headers)
-    assert PAGE_KEY not in capsys.readouterr().out
+    # Nor in any log line of the invocation (message or structured keys), DEBUG included.
+    assert caplog.records  # the policy logs each delivery at DEBUG
+    assert all(PAGE_KEY not in str(r.__dict__) for r in caplog.records)
 
 
 def test_signed_mode_media_type_and_plain_json_are_accepted(gateway: Gateway) -> None:

@@ -30,6 +30,11 @@ class WriteRequest(BaseModel):
         `fresh_credentials`: read the secret again first (after the vendor refused it)."""
         raise NotImplementedError
 
+    def on_acceptance(self, context: Context, sequence: int) -> Self:
+        """This write as it is accepted (after the `Idempotency-Key` check, so that a repeat
+        compares equal): what it records of the moment, e.g. a time stamp."""
+        return self
+
     def expired(self, now: float) -> str | None:
         """Why a replay at `now` would no longer land as accepted (then it is parked), or None."""
         return None
@@ -41,6 +46,9 @@ class OrderedRequest(WriteRequest):
     by a later accepted write is acknowledged without a call (docs/delivery.md, "Order")."""
 
     sequence: int | None = None
+
+    def on_acceptance(self, context: Context, sequence: int) -> Self:
+        return self.model_copy(update={"sequence": sequence})
 
     def ordering_keys(self) -> list[str]:
         raise NotImplementedError

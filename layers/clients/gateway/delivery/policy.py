@@ -83,6 +83,7 @@ def _send(
         else:
             raise
     metrics.add_metric(name="Delivered", unit="Count", value=1)
+    logger.debug("write delivered", extra={"kind": request.kind, "status": response.status})
     return response
 
 
@@ -109,19 +110,18 @@ def _park_reason(error: UpstreamError) -> str:
     return f"permanent failure: {error.detail}"
 
 
-def _accept_order(context: Context, request: W, sequence: int) -> W:
-    """Stamp an ordered write with its sequence and record it as its keys' last accepted write
-    (one AWS call per write). Should the state table fail, the write goes on unordered: it is
-    still delivered or queued, and the failure is logged and counted."""
-    if not isinstance(request, OrderedRequest) or not context.delivery_state.enabled:
-        return request
-    stamped = request.model_copy(update={"sequence": sequence})
-    try:
-        context.delivery_state.accept(request.kind, stamped.ordering_keys(), sequence)
-    except Exception as exc:
-        metrics.add_metric(name="OrderingUnavailable", unit="Count", value=1)
-        logger.warning("ordering state not written", extra={"error_type": type(exc).__name__})
-    return stamped
+def _accept(context: Context, request: W, sequence: int) -> W:
+    """The write as accepted (`on_acceptance`: a time stamp, its sequence); an ordered write is
+    recorded as its keys' last accepted write (one AWS call). Should the state table fail, the
+    write goes on unordered: it is still delivered or queued, the failure logged and counted."""
+    accepted = request.on_acceptance(context, sequence)
+    if isinstance(accepted, OrderedRequest) and context.delivery_state.enabled:
+        try:
+            context.delivery_state.accept(accepted.kind, accepted.ordering_keys(), sequence)
+        except Exception as exc:
+            metrics.add_metric(name="OrderingUnavailable", unit="Count", value=1)
+            logger.warning("ordering state not written", extra={"error_type": type(exc).__name__})
+    return accepted
 
 
 def _first_attempt(
@@ -132,7 +132,7 @@ def _first_attempt(
     inline_retry_delay: float | None = None,
     sequence: int | None = None,
 ) -> Outcome:
-    request = _accept_order(context, request, sequence or time.time_ns())
+    request = _accept(context, request, sequence or time.time_ns())
     try:
         return _send(context, request, inline_retry_delay=inline_retry_delay)
     except UpstreamError as exc:
@@ -229,7 +229,7 @@ def submit_chunks(
                 for position_later, later in enumerate(chunks[position + 1 :], position + 1):
                     error = outcome.error or GatewayError("queued after an earlier chunk")
                     try:
-                        queued = _queue(context, _accept_order(context, later, sequence), error)
+                        queued = _queue(context, _accept(context, later, sequence), error)
                     except RetryQueueUnavailable as exc:
                         _raise_with_fates(
                             context, exc, fates, None, chunks[position_later:], "not_queued"

@@ -28,6 +28,11 @@ TIME_FIELDS = ("time", "td_record_time")
 MAX_RECORD_BYTES = 1_048_064
 
 
+def now() -> int:
+    """The acceptance stamp: the epoch second."""
+    return int(time.time())
+
+
 def check_allowed(context: Context, database: str, table: str) -> None:
     """TD's names (400), then the destination allow-list (403), before any body is read."""
     check_name(database, what="database")
@@ -69,22 +74,25 @@ class PostbackRequest(WriteRequest):
     def accepted(
         cls, context: Context, database: str, table: str, body: bytes | dict[str, Any]
     ) -> PostbackRequest:
-        """The caller's record as the gateway accepts it: names checked, the destination
-        allowed, the body within the JSON limit; a record with no time of its own is stamped
-        with the second it was accepted, in the field the configured host honours (`time`;
-        `td_record_time` on the Postback v2 host), so that a replay lands at that time."""
+        """The caller's record as the gateway takes it: names checked, the destination
+        allowed, the body within the JSON limit. When accepted (`on_acceptance`), a record with
+        no time of its own is stamped with that second, in the field the configured host
+        honours (`time`; `td_record_time` on the Postback v2 host), so that a replay lands at
+        that time."""
         check_allowed(context, database, table)
-        settings = context.settings
-        request = cls.model_validate({"database": database, "table": table, "record": body})
-        if not any(name in request.record for name in TIME_FIELDS):
-            field = "td_record_time" if settings.td_postback_is_v2 else "time"
-            request.record[field] = int(time.time())
-            if len(request.body()) > MAX_RECORD_BYTES:
-                raise PayloadTooLarge(
-                    f"with the gateway's time stamp ({field}) the record is over TD's "
-                    f"{MAX_RECORD_BYTES} bytes; send it with a time of its own or smaller"
-                )
-        return request
+        return cls.model_validate({"database": database, "table": table, "record": body})
+
+    def on_acceptance(self, context: Context, sequence: int) -> PostbackRequest:
+        if any(name in self.record for name in TIME_FIELDS):
+            return self
+        field = "td_record_time" if context.settings.td_postback_is_v2 else "time"
+        stamped = self.model_copy(update={"record": {**self.record, field: now()}})
+        if len(stamped.body()) > MAX_RECORD_BYTES:
+            raise PayloadTooLarge(
+                f"with the gateway's time stamp ({field}) the record is over TD's "
+                f"{MAX_RECORD_BYTES} bytes; send it with a time of its own or smaller"
+            )
+        return stamped
 
     def body(self) -> bytes:
         """The record as TD receives it."""

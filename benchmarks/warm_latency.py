@@ -23,6 +23,7 @@ from benchmarks.stats import percentile, quiet_stdout
 from devserver.lambda_context import LambdaContext
 from devserver.template import Function
 from devserver.vendors.base import Request, VendorSandbox
+from gateway.context import Context
 from tests.conftest import reset_layer_state
 
 WARMUP = 20
@@ -64,7 +65,7 @@ class _AwsCall:
 
 
 class _AwsRecorder:
-    """Records the AWS calls of the layer's clients (boto3's default session) while `on`: on
+    """Records the AWS calls of the layer's clients (its context's boto3 session) while `on`: on
     during the warm-up only, so that the timed handler calls carry no copying of their own."""
 
     def __init__(self) -> None:
@@ -87,9 +88,10 @@ def examples(backing: Backing, fn: Function) -> list[str]:
 
 def measure(backing: Backing, fn: Function, calls: int, example: str | None = None) -> RouteLatency:
     os.environ.update(backing.envs[fn.logical_id])
-    _listen_to_aws_calls()  # before the layer makes its clients: they copy the hooks
     reset_layer_state()
-    handler = getattr(importlib.import_module(fn.module), fn.attribute)
+    module = importlib.import_module(fn.module)
+    handler = getattr(module, fn.attribute)
+    _listen_to_aws_calls(module.context)  # before it makes its clients: they copy the hooks
     name, event = backing.example(fn, example)
     sandbox = backing.sandbox_for(fn)
     context = LambdaContext(function_name=fn.logical_id, timeout_seconds=fn.timeout)
@@ -136,12 +138,9 @@ def measure(backing: Backing, fn: Function, calls: int, example: str | None = No
     )
 
 
-def _listen_to_aws_calls() -> None:
-    """Hook `_RECORDER` to boto3's default session, once however many routes are measured."""
-    if boto3.DEFAULT_SESSION is None:
-        boto3.setup_default_session()
-    assert boto3.DEFAULT_SESSION is not None
-    boto3.DEFAULT_SESSION.events.register(
+def _listen_to_aws_calls(context: Context) -> None:
+    """Hook `_RECORDER` to the boto3 session of the function's (fresh) context."""
+    context.boto3_session.events.register(
         "provide-client-params", _RECORDER, unique_id="benchmarks.warm_latency"
     )
 

@@ -64,24 +64,32 @@ def _send(
 ) -> VendorResponse:
     """The vendor call, repeated once with the secret read again (bypassing its cache) when the
     vendor refuses our credentials, so that a rotated key never parks a write; and, for a write
-    whose caller waits for the answer, once after `inline_retry_delay` on a transient failure."""
-    try:
-        response = request.send(context)
-    except UpstreamError as exc:
-        if exc.disposition is Disposition.PARK:
-            logger.info(
-                "credentials refused; reading the secret again", extra={"kind": request.kind}
-            )
-            response = request.send(context, fresh_credentials=True)
-        elif exc.disposition is Disposition.RETRY and inline_retry_delay is not None:
-            logger.info(
-                "write failed; retrying once in line",
-                extra={"code": exc.code, "upstream_status": exc.upstream_status},
-            )
-            time.sleep(inline_retry_delay)
-            response = request.send(context)
-        else:
-            raise
+    whose caller waits for the answer, once after `inline_retry_delay` on a transient failure
+    (whichever comes first: an in-line retry that meets a rotated key reads it again too)."""
+    fresh = retried = False
+    while True:
+        try:
+            response = request.send(context, fresh_credentials=fresh)
+            break
+        except UpstreamError as exc:
+            if exc.disposition is Disposition.PARK and not fresh:
+                fresh = True
+                logger.info(
+                    "credentials refused; reading the secret again", extra={"kind": request.kind}
+                )
+            elif (
+                exc.disposition is Disposition.RETRY
+                and inline_retry_delay is not None
+                and not retried
+            ):
+                retried = True
+                logger.info(
+                    "write failed; retrying once in line",
+                    extra={"code": exc.code, "upstream_status": exc.upstream_status},
+                )
+                time.sleep(inline_retry_delay)
+            else:
+                raise
     metrics.add_metric(name="Delivered", unit="Count", value=1)
     logger.debug("write delivered", extra={"kind": request.kind, "status": response.status})
     return response
@@ -110,18 +118,26 @@ def _park_reason(error: UpstreamError) -> str:
     return f"permanent failure: {error.detail}"
 
 
-def _accept(context: Context, request: W, sequence: int) -> W:
-    """The write as accepted (`on_acceptance`: a time stamp, its sequence); an ordered write is
-    recorded as its keys' last accepted write (one AWS call). Should the state table fail, the
-    write goes on unordered: it is still delivered or queued, the failure logged and counted."""
-    accepted = request.on_acceptance(context, sequence)
-    if isinstance(accepted, OrderedRequest) and context.delivery_state.enabled:
-        try:
-            context.delivery_state.accept(accepted.kind, accepted.ordering_keys(), sequence)
-        except Exception as exc:
-            metrics.add_metric(name="OrderingUnavailable", unit="Count", value=1)
-            logger.warning("ordering state not written", extra={"error_type": type(exc).__name__})
-    return accepted
+def _record_order(context: Context, accepted: WriteRequest) -> None:
+    """Once a write is accepted (delivered or queued, never before: a refused write must not
+    overtake an accepted one), an ordered write is recorded as its keys' last accepted write
+    (one AWS call). Should the state table fail, the write stands unordered, logged and
+    counted."""
+    if not isinstance(accepted, OrderedRequest) or accepted.sequence is None:
+        return
+    if not context.delivery_state.enabled:
+        return
+    try:
+        context.delivery_state.accept(accepted.kind, accepted.ordering_keys(), accepted.sequence)
+    except Exception as exc:
+        metrics.add_metric(name="OrderingUnavailable", unit="Count", value=1)
+        logger.warning("ordering state not written", extra={"error_type": type(exc).__name__})
+
+
+def _queue_accepted(context: Context, request: WriteRequest, error: GatewayError) -> Queued:
+    queued = _queue(context, request, error)
+    _record_order(context, request)
+    return queued
 
 
 def _first_attempt(
@@ -132,19 +148,21 @@ def _first_attempt(
     inline_retry_delay: float | None = None,
     sequence: int | None = None,
 ) -> Outcome:
-    request = _accept(context, request, sequence or time.time_ns())
+    request = request.on_acceptance(context, sequence or time.time_ns())
     try:
-        return _send(context, request, inline_retry_delay=inline_retry_delay)
+        response = _send(context, request, inline_retry_delay=inline_retry_delay)
     except UpstreamError as exc:
         disposition = exc.disposition
         if disposition is Disposition.RETRY or (
             disposition is Disposition.THROTTLED and accepted_before
         ):
-            return _queue(context, request, exc)
+            return _queue_accepted(context, request, exc)
         if disposition is Disposition.PARK:
             envelope = Envelope.for_failure(request.kind, request.model_dump(mode="json"), exc)
             _park(context, envelope, _park_reason(exc))
         raise
+    _record_order(context, request)
+    return response
 
 
 # --- a caller's write ---------------------------------------------------------------------------
@@ -195,7 +213,6 @@ def submit(
 
 
 C = TypeVar("C", bound=ChunkRequest)
-W = TypeVar("W", bound=WriteRequest)
 
 
 def submit_chunks(
@@ -229,7 +246,8 @@ def submit_chunks(
                 for position_later, later in enumerate(chunks[position + 1 :], position + 1):
                     error = outcome.error or GatewayError("queued after an earlier chunk")
                     try:
-                        queued = _queue(context, _accept(context, later, sequence), error)
+                        accepted = later.on_acceptance(context, sequence)
+                        queued = _queue_accepted(context, accepted, error)
                     except RetryQueueUnavailable as exc:
                         _raise_with_fates(
                             context, exc, fates, None, chunks[position_later:], "not_queued"

@@ -10,23 +10,10 @@ from typing import Any
 
 import pytest
 
-from devserver.apigw_event import event_for
-from devserver.template import Route
 from gateway.core.envelope import Envelope, LastError
 from tests.integration.conftest import Gateway
 from tests.integration.rr_support import peek
-
-ROUTE = Route("POST", "/v1/postback/{database}/{table}")
-
-
-def postback(gateway: Gateway, record: dict[str, Any]) -> dict[str, Any]:
-    event = event_for(
-        ROUTE,
-        path_parameters={"database": "web_events", "table": "pageviews"},
-        headers={"content-type": "application/json"},
-        body=json.dumps(record),
-    )
-    return gateway.invoke("PostbackFunction", event)
+from tests.integration.td_support import postback
 
 
 def test_a_record_without_time_is_stamped_when_accepted(gateway: Gateway) -> None:

@@ -113,11 +113,6 @@ def test_the_last_accepted_write_wins_under_faults(
     assert gateway.queue_depth("DeadLetterQueue") == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a write refused with 429 is recorded as the key's last accepted write before it is "
-    "sent (policy._accept_order), so the queued, accepted write before it is superseded",
-)
 def test_a_refused_write_does_not_overtake_an_accepted_one(gateway: Gateway) -> None:
     gateway.rr.add_fault(status=503, count=1, path=f"{PROFILE_PREFIX}/optOut")
     assert opt_out(gateway, "u-refused", {"enableOptOut": True})["statusCode"] == 202

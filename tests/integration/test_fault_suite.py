@@ -153,21 +153,13 @@ def _content_items(gateway: Gateway) -> list[Arrival]:
 
 KINDS = [
     WriteKind("td.postback", lambda g: g.td, _postback_send, _td_records, rotate_td_write_key),
-    pytest.param(
-        WriteKind(
-            "td.personalization",
-            lambda g: g.p13n,
-            _personalization_send,
-            _p13n_events,
-            rotate_td_api_key,
-            inline_retry=True,
-        ),
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="the in-line retry of a personalization event does not read the secret "
-            "again on 401/403 (policy._send): a transient failure, then the rotated key, "
-            "parks the event (502 UPSTREAM_AUTH); test_key_rotation.py reproduces it",
-        ),
+    WriteKind(
+        "td.personalization",
+        lambda g: g.p13n,
+        _personalization_send,
+        _p13n_events,
+        rotate_td_api_key,
+        inline_retry=True,
     ),
     WriteKind("rr.opt_out", lambda g: g.rr, _opt_out_send, _opt_outs, rotate_rr_client_secret),
     WriteKind("rr.content", lambda g: g.rr, _content_send, _content_items, rotate_rr_client_secret),

@@ -61,12 +61,6 @@ def test_a_personalization_event_meets_the_new_key(gateway: Gateway, p13n_api_ke
     assert gateway.queue_depth("DeadLetterQueue") == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="policy._send repeats a transient failure once in line (personalization) with "
-    "request.send(context) and lets a 401/403 of that repeat propagate: the secret is not "
-    "read again, the event is parked on the DLQ and the caller gets 502 UPSTREAM_AUTH",
-)
 def test_a_personalization_event_whose_in_line_retry_meets_the_new_key(
     gateway: Gateway, p13n_api_key: None
 ) -> None:

@@ -9,22 +9,9 @@ from typing import Any
 
 import pytest
 
-from devserver.apigw_event import event_for
-from devserver.template import Route
 from gateway.core.envelope import Envelope, LastError
 from tests.integration.conftest import TEMPLATE, Gateway
-
-ROUTE = Route("POST", "/v1/postback/{database}/{table}")
-
-
-def send_postback(gateway: Gateway, record: dict[str, Any]) -> dict[str, Any]:
-    event = event_for(
-        ROUTE,
-        path_parameters={"database": "web_events", "table": "pageviews"},
-        headers={"content-type": "application/json"},
-        body=json.dumps(record),
-    )
-    return gateway.invoke("PostbackFunction", event)
+from tests.integration.td_support import postback
 
 
 def enqueue(gateway: Gateway, body: str) -> None:
@@ -182,7 +169,7 @@ def test_two_hundred_records_through_a_30_percent_outage_nothing_lost(gateway: G
     gateway.td.add_fault(status=503, rate=0.3, seed=7)
     statuses = Counter()
     for n in range(200):
-        statuses[send_postback(gateway, {"seq": n})["statusCode"]] += 1
+        statuses[postback(gateway, {"seq": n})["statusCode"]] += 1
 
     assert set(statuses) <= {200, 202}
     assert statuses[202] > 0, "the outage should have queued some writes"

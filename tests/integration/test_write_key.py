@@ -5,27 +5,13 @@ and a 403 never read it again)."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import boto3
 import pytest
 
-from devserver.apigw_event import event_for
-from devserver.template import Route
 from tests.integration.conftest import Gateway
+from tests.integration.td_support import postback
 from tests.support.records import untimed
-
-ROUTE = Route("POST", "/v1/postback/{database}/{table}")
-
-
-def postback(gateway: Gateway, record: dict[str, Any]) -> dict[str, Any]:
-    event = event_for(
-        ROUTE,
-        path_parameters={"database": "web_events", "table": "pageviews"},
-        headers={"content-type": "application/json"},
-        body=json.dumps(record),
-    )
-    return gateway.invoke("PostbackFunction", event)
 
 
 def set_write_key(gateway: Gateway, key: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from gateway.core.destinations import check_destination
 from gateway.core.errors import InvalidRequest
 
 # TD's rule for the postback path (vendor document): letters, digits and underscores only.
@@ -22,3 +23,17 @@ def check_name(
             errors=[{"pointer": f"/path/{what}", "detail": f"must match {rule}"}],
         )
     return value
+
+
+def check_destination_names(
+    database: str,
+    table: str,
+    *,
+    patterns: str,
+    setting: str,
+    name: re.Pattern[str] = NAME,
+) -> None:
+    """TD's names (400), then the destination allow-list (403), before any body is read."""
+    check_name(database, what="database", pattern=name, rule=name.pattern)
+    check_name(table, what="table", pattern=name, rule=name.pattern)
+    check_destination(patterns, database, table, setting=setting)

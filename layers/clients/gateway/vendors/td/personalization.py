@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from aws_lambda_powertools.event_handler import Response
 from pydantic import field_validator
 
-from gateway.core.destinations import check_destination
 from gateway.core.envelope import Kind, WriteRequest
 from gateway.core.errors import ConfigurationError, UpstreamError, UpstreamUnavailable
 from gateway.core.json_body import parse_json_object
 from gateway.core.outcome import Outcome, Queued, VendorResponse
 from gateway.delivery import policy
 from gateway.http.responses import outcome_response
-from gateway.vendors.td.names import P13N_NAME, check_name
+from gateway.vendors.td.names import P13N_NAME, check_destination_names, check_name
 from gateway.vendors.td.personalization_errors import VENDOR, raise_for_p13n_status
 
 if TYPE_CHECKING:
@@ -79,13 +78,12 @@ class PersonalizationRequest(WriteRequest):
     ) -> PersonalizationRequest:
         """The caller's event as the gateway accepts it: names checked, the destination
         allowed, the body within the JSON limit, `time` and `uuid` filled in."""
-        check_name(database, what="database", pattern=P13N_NAME, rule=P13N_NAME.pattern)
-        check_name(table, what="table", pattern=P13N_NAME, rule=P13N_NAME.pattern)
-        check_destination(
-            context.settings.personalization_destinations,
+        check_destination_names(
             database,
             table,
+            patterns=context.settings.personalization_destinations,
             setting="PERSONALIZATION_DESTINATIONS",
+            name=P13N_NAME,
         )
         return cls.model_validate({"database": database, "table": table, "event": body})
 

@@ -8,14 +8,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import field_validator
 
-from gateway.core.destinations import check_destination
 from gateway.core.envelope import Kind, WriteRequest
 from gateway.core.errors import PayloadTooLarge
 from gateway.core.json_body import parse_json_object
 from gateway.core.observability import logger
 from gateway.core.outcome import VendorResponse
 from gateway.vendors.http_session import raise_for_vendor_status
-from gateway.vendors.td.names import check_name
+from gateway.vendors.td.names import check_destination_names, check_name
 
 if TYPE_CHECKING:
     from gateway.context import Context
@@ -35,10 +34,11 @@ def now() -> int:
 
 def check_allowed(context: Context, database: str, table: str) -> None:
     """TD's names (400), then the destination allow-list (403), before any body is read."""
-    check_name(database, what="database")
-    check_name(table, what="table")
-    check_destination(
-        context.settings.postback_destinations, database, table, setting="POSTBACK_DESTINATIONS"
+    check_destination_names(
+        database,
+        table,
+        patterns=context.settings.postback_destinations,
+        setting="POSTBACK_DESTINATIONS",
     )
 
 

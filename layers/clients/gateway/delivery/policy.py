@@ -96,10 +96,12 @@ def _send(
 
 
 def _queue(context: Context, request: WriteRequest, error: GatewayError) -> Queued:
-    """The write's envelope durably on RetryQueue, or `RetryQueueUnavailable` (never a 202)."""
+    """The write's envelope durably on RetryQueue, or `RetryQueueUnavailable` (never a 202):
+    accepted, so recorded in its keys' order."""
     envelope = Envelope.for_failure(request.kind, request.model_dump(mode="json"), error)
     context.retry_queue.enqueue(envelope)
     metrics.add_metric(name="Queued", unit="Count", value=1)
+    _record_order(context, request)
     return Queued(envelope.id, error=error)
 
 
@@ -134,12 +136,6 @@ def _record_order(context: Context, accepted: WriteRequest) -> None:
         logger.warning("ordering state not written", extra={"error_type": type(exc).__name__})
 
 
-def _queue_accepted(context: Context, request: WriteRequest, error: GatewayError) -> Queued:
-    queued = _queue(context, request, error)
-    _record_order(context, request)
-    return queued
-
-
 def _first_attempt(
     context: Context,
     request: WriteRequest,
@@ -156,7 +152,7 @@ def _first_attempt(
         if disposition is Disposition.RETRY or (
             disposition is Disposition.THROTTLED and accepted_before
         ):
-            return _queue_accepted(context, request, exc)
+            return _queue(context, request, exc)
         if disposition is Disposition.PARK:
             envelope = Envelope.for_failure(request.kind, request.model_dump(mode="json"), exc)
             _park(context, envelope, _park_reason(exc))
@@ -247,7 +243,7 @@ def submit_chunks(
                     error = outcome.error or GatewayError("queued after an earlier chunk")
                     try:
                         accepted = later.on_acceptance(context, sequence)
-                        queued = _queue_accepted(context, accepted, error)
+                        queued = _queue(context, accepted, error)
                     except RetryQueueUnavailable as exc:
                         _raise_with_fates(
                             context, exc, fates, None, chunks[position_later:], "not_queued"

@@ -92,9 +92,8 @@ def idp() -> Iterator[IdentityProvider]:
     provider.server.shutdown()
 
 
-@pytest.fixture
-def api(idp: IdentityProvider) -> Iterator[tuple[str, dict[str, RecordingPool]]]:
-    template = Template(parameters={"JwtIssuer": idp.issuer, "JwtAudience": f"{AUDIENCE},app"})
+def serve(template: Template) -> tuple[ApiServer, dict[str, RecordingPool]]:
+    """The local runtime's API front for the template's routes, over recording pools."""
     functions = template.functions()
     pools = {fn.logical_id: RecordingPool() for fn in functions}
     server = ApiServer(
@@ -105,6 +104,13 @@ def api(idp: IdentityProvider) -> Iterator[tuple[str, dict[str, RecordingPool]]]
         quiet=True,
         jwt=JwtAuthorizer.from_template(template),
     )
+    return server, pools
+
+
+@pytest.fixture
+def api(idp: IdentityProvider) -> Iterator[tuple[str, dict[str, RecordingPool]]]:
+    template = Template(parameters={"JwtIssuer": idp.issuer, "JwtAudience": f"{AUDIENCE},app"})
+    server, pools = serve(template)
     server.start()
     yield server.url, pools
     server.stop()
@@ -214,16 +220,7 @@ def test_iam_routes_ignore_the_jwt_and_name_the_sigv4_signer(
 def test_without_an_issuer_the_open_routes_stay_open() -> None:
     template = Template()
     assert JwtAuthorizer.from_template(template) is None
-    functions = template.functions()
-    pools = {fn.logical_id: RecordingPool() for fn in functions}
-    server = ApiServer(
-        ("127.0.0.1", 0),
-        bind_routes({fn.logical_id: fn.routes for fn in functions}),
-        pools,  # type: ignore[arg-type]
-        cors=CorsPolicy(),
-        quiet=True,
-        jwt=JwtAuthorizer.from_template(template),
-    )
+    server, pools = serve(template)
     server.start()
     try:
         assert _post(server.url + "/v1/td/web_events/pageviews").status_code == 200

@@ -162,9 +162,12 @@ def test_cors_preflight_for_an_allowed_origin(runtime: Runtime) -> None:
 
 def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
     rt = start_runtime(tmp_path, "--quiet")
-    assert requests.post(f"{rt.api}/v1/postback/web_events/t", json={"a": 1}, timeout=15).ok
-
-    assert stop_runtime(rt) == 0
+    try:
+        posted = requests.post(f"{rt.api}/v1/postback/web_events/t", json={"a": 1}, timeout=15)
+    finally:  # stopped however the request went: a failing test leaves nothing running
+        code = stop_runtime(rt)
+    assert posted.ok
+    assert code == 0
     assert "stopped." in rt.log.read_text()
     assert not (tmp_path / "state.json").exists()
     with pytest.raises(requests.ConnectionError):

@@ -11,6 +11,7 @@ from gateway.context import Context
 from gateway.core.observability import instrumented
 from gateway.http.app import create_app
 from gateway.http.request import raw_body
+from gateway.http.responses import outcome_response
 from gateway.vendors.td import personalization
 from gateway.vendors.td.personalization import PersonalizationRequest
 
@@ -22,7 +23,8 @@ app = create_app(lambda: context)
 @app.post("/v1/personalization/public/<database>/<table>")
 def personalize(database: str, table: str) -> Response[str]:
     request = PersonalizationRequest.accepted(context, database, table, raw_body(app.current_event))
-    return personalization.response(context, personalization.personalize(context, request))
+    outcome = personalization.personalize(context, request)
+    return outcome_response(personalization.answer(context, outcome))
 
 
 @instrumented()

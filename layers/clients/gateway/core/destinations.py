@@ -6,14 +6,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from gateway.core.errors import GatewayError
+from gateway.core.errors import DestinationNotAllowed
 from gateway.core.settings import split_list
-
-
-class DestinationNotAllowed(GatewayError):
-    status = 403
-    code = "DESTINATION_NOT_ALLOWED"
-    title = "Destination not allowed"
 
 
 @lru_cache(maxsize=8)

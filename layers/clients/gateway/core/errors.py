@@ -76,6 +76,24 @@ class PayloadTooLarge(GatewayError):
     title = "Payload too large"
 
 
+class OriginNotAllowed(GatewayError):
+    status = 403
+    code = "ORIGIN_NOT_ALLOWED"
+    title = "Origin not allowed"
+
+
+class DestinationNotAllowed(GatewayError):
+    status = 403
+    code = "DESTINATION_NOT_ALLOWED"
+    title = "Destination not allowed"
+
+
+class UnsupportedMediaType(GatewayError):
+    status = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    title = "Unsupported media type"
+
+
 class IdempotencyKeyInUse(GatewayError):
     status = 409
     code = "IDEMPOTENCY_KEY_IN_USE"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
-from gateway.core.errors import GatewayError
+from gateway.core.errors import OriginNotAllowed, UnsupportedMediaType
 from gateway.core.settings import split_list
 
 if TYPE_CHECKING:
@@ -18,18 +18,6 @@ if TYPE_CHECKING:
     from gateway.context import Context
 
 Middleware = Callable[["APIGatewayHttpResolver", NextMiddleware], Response[str]]
-
-
-class OriginNotAllowed(GatewayError):
-    status = 403
-    code = "ORIGIN_NOT_ALLOWED"
-    title = "Origin not allowed"
-
-
-class UnsupportedMediaType(GatewayError):
-    status = 415
-    code = "UNSUPPORTED_MEDIA_TYPE"
-    title = "Unsupported media type"
 
 
 def is_json_media_type(content_type: str | None) -> bool:

@@ -48,7 +48,7 @@ def fetch_experience(context: Context, request: ExperienceRequest) -> VendorResp
     if key is not None and (cached := cache.get(key)) is not None:
         logger.info("experience served from cache")
         return _with_header(cached, CACHE_HEADER, "hit")
-    answer = _post_with_retry(context, request.rokt_body(), context.lambda_context)
+    answer = _post_with_retry(context, request.rokt_body())
     if key is None:
         return answer
     # An empty experience is not kept: a later fetch with more attributes may well get offers.
@@ -57,8 +57,9 @@ def fetch_experience(context: Context, request: ExperienceRequest) -> VendorResp
     return _with_header(answer, CACHE_HEADER, "miss")
 
 
-def _post_with_retry(context: Context, body: dict[str, Any], deadline: Deadline) -> VendorResponse:
+def _post_with_retry(context: Context, body: dict[str, Any]) -> VendorResponse:
     settings = context.settings
+    deadline: Deadline = context.lambda_context
     try:
         return _post(context, body)
     except UpstreamUnavailable as first:

@@ -8,7 +8,6 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from aws_lambda_powertools.event_handler import Response
 from pydantic import field_validator
 
 from gateway.core.envelope import Kind, WriteRequest
@@ -16,7 +15,6 @@ from gateway.core.errors import ConfigurationError, UpstreamError, UpstreamUnava
 from gateway.core.json_body import parse_json_object
 from gateway.core.outcome import Outcome, Queued, VendorResponse
 from gateway.delivery import policy
-from gateway.http.responses import outcome_response
 from gateway.vendors.td.names import P13N_NAME, check_destination_names, check_name
 from gateway.vendors.td.personalization_errors import VENDOR, raise_for_p13n_status
 
@@ -127,17 +125,17 @@ def personalize(context: Context, request: PersonalizationRequest) -> Outcome:
     return policy.submit(context, request, inline_retry_delay=INLINE_RETRY_DELAY_SECONDS)
 
 
-def response(context: Context, answer: Outcome) -> Response[str]:
+def answer(context: Context, outcome: Outcome) -> VendorResponse:
     """TD's answer passed through. For an event queued after the in-line retry: by default a
     204 with `Gateway-Status: queued; retryId=...`, so that the page renders its defaults and a
     client that retries 503s sends no duplicate; PERSONALIZATION_ON_FAILURE=error makes it a
     503 that says the event is queued."""
-    if not isinstance(answer, Queued):
-        return outcome_response(answer)
+    if not isinstance(outcome, Queued):
+        return outcome
     if context.settings.personalization_on_failure == "error":
-        raise unavailable(answer)
-    return Response(
-        status_code=204, body="", headers={"Gateway-Status": f"queued; retryId={answer.retry_id}"}
+        raise unavailable(outcome)
+    return VendorResponse(
+        status=204, body="", headers={"Gateway-Status": f"queued; retryId={outcome.retry_id}"}
     )
 
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import drain, layer_size, processes, warm_latency
+from benchmarks import drain, layer_size, processes, td_js_sdk, warm_latency
 from benchmarks.backing import backing
 from benchmarks.report import write_chart, write_report
 
@@ -27,9 +27,23 @@ def main() -> None:
     parser.add_argument("--label", default="current", help="name of this run in results/")
     args = parser.parse_args()
     sizes = (
-        {"rounds": 2, "calls": 30, "memory_calls": 30, "envelopes": 200, "pollers": 2}
+        {
+            "rounds": 2,
+            "calls": 30,
+            "memory_calls": 30,
+            "envelopes": 200,
+            "pollers": 2,
+            "sdk_requests": 30,
+        }
         if args.quick
-        else {"rounds": 11, "calls": 1000, "memory_calls": 1000, "envelopes": 10_000, "pollers": 5}
+        else {
+            "rounds": 11,
+            "calls": 1000,
+            "memory_calls": 1000,
+            "envelopes": 10_000,
+            "pollers": 5,
+            "sdk_requests": 300,
+        }
     )
     results: dict[str, Any] = {
         "label": args.label,
@@ -69,6 +83,8 @@ def main() -> None:
         # AWS SAM CLI's own venv (make install), else whatever `sam` is on PATH.
         sam = shutil.which("sam", path=str(HERE.parent / ".venv-sam" / "bin")) or "sam"
         results["layer"] = asdict(layer_size.measure(Path(tmp) / "build", sam))
+    print("TD JS SDK route (local runtime) ...", flush=True)
+    results["td_js_sdk"] = td_js_sdk.measure(sizes["sdk_requests"])
 
     args.out.mkdir(parents=True, exist_ok=True)
     saved = args.out / "results" / f"{args.label}.json"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from benchmarks.td_js_sdk import table as table_sdk
+
 COLD_TARGET = 1.2
 WARM_TARGET_MS = 1.0
 DRAIN_TARGET = 1.5
@@ -125,6 +127,16 @@ def write_report(run: dict[str, Any], baseline: dict[str, Any] | None, path: Pat
         + ", ".join(f"{name} {mib:.1f} MiB" for name, mib in layer["top"])
         + ".",
     ]
+    if run.get("td_js_sdk"):
+        lines += [
+            "",
+            "## 5. The TD JS SDK route: Postback per event versus the Data Ingestion API",
+            "",
+            "Through the local runtime over HTTP (benchmarks/td_js_sdk.py); docs/td-js-sdk.md",
+            "gives the choice these figures back.",
+            "",
+            table_sdk(run["td_js_sdk"], sizes.get("sdk_requests", 300)),
+        ]
     if baseline:
         lines += ["", *_before_after(baseline, run)]
     path.write_text("\n".join(lines) + "\n")

@@ -45,7 +45,9 @@ def parser() -> argparse.ArgumentParser:
     export = dlq.add_parser("export", help="every message as JSON lines (non-destructive)")
     export.add_argument("file", type=Path)
     r = dlq.add_parser("redrive", help="move messages back to RetryQueue")
-    r.add_argument("--kind", help="td.postback, td.personalization, rr.opt_out, rr.content")
+    r.add_argument(
+        "--kind", help="td.postback, td.ingest, td.personalization, rr.opt_out, rr.content"
+    )
     r.add_argument("--reason", help="a part of the reason (case-insensitive)")
     r.add_argument("--older-than", type=durations.parse, metavar="D", help="e.g. 30m, 2h, 7d")
     r.add_argument("--dry-run", action="store_true", help="count what would move, move nothing")

@@ -22,7 +22,12 @@ class SandboxSpec:
 
 
 SANDBOXES: list[SandboxSpec] = [
-    SandboxSpec("td-postback", TdPostbackSandbox, 4010, {"TD_POSTBACK_ENDPOINT": ""}),
+    SandboxSpec(
+        "td-postback",
+        TdPostbackSandbox,
+        4010,
+        {"TD_POSTBACK_ENDPOINT": "", "TD_INGEST_ENDPOINT": ""},
+    ),
     SandboxSpec("td-p13n", TdPersonalizationSandbox, 4011, {"TD_P13N_ENDPOINT": ""}),
     SandboxSpec("rokt", RoktSandbox, 4012, {"ROKT_ENDPOINT": ""}),
     SandboxSpec(

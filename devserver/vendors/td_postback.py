@@ -10,6 +10,13 @@ It answers as one of TD's two ingestion hosts, its `mode`:
             is listed under `dropped` instead. TD documents no call that checks a key there.
 Either way a bad database/table name or body is a 400, a body over 1,048,064 bytes a 413.
 
+It also plays TD's Data Ingestion API, which the records.in host serves beside Postback v2:
+`POST /{database}/{table}` with `{"events": [record, ...]}`, the key in `Authorization: TD1 <key>`
+and `Content-Type: application/vnd.treasuredata.v1+json` (what TD's browser SDK sends). Its
+limits: 1 to 500 records, 5 MB a call, 1,048,064 bytes a record (400 or 413 above); a key it does
+not accept is `200 {}` with the records dropped, as on the v2 host (that host's rule, whatever
+the mode). `records()` lists the records of both APIs in arrival order.
+
 Control, beside base.py's:
   POST /_sandbox/mode   {"mode": "document" | "v2"}
   POST /_sandbox/keys   {"write_keys": ["new-key", ...]}: the keys accepted from now on, e.g. after
@@ -30,6 +37,10 @@ from typing import Any
 from devserver.vendors.base import CONTROL_PREFIX, Reply, Request, VendorSandbox, _maybe_json
 
 PATH = re.compile(r"/postback/v3/event/(?P<database>[^/]+)/(?P<table>[^/]+)")
+INGEST_PATH = re.compile(r"/(?P<database>[^/]+)/(?P<table>[^/]+)")
+INGEST_TYPE = "application/vnd.treasuredata.v1+json"
+MAX_INGEST_EVENTS = 500
+MAX_INGEST_BYTES = 5 * 1024 * 1024
 NAME = re.compile(r"[A-Za-z0-9_]+")
 MAX_BYTES = 1_048_064  # TD answers 413 above this
 MODES = ("document", "v2")
@@ -84,9 +95,15 @@ class TdPostbackSandbox(VendorSandbox):
         return summary
 
     def records(self, database: str, table: str) -> list[dict[str, object]]:
-        """The records ingested into database.table, in arrival order."""
-        prefix = f"/postback/v3/event/{database}/{table}"
-        return [r.json() for r in list(self.received) if r.path == prefix]
+        """The records ingested into database.table by either API, in arrival order."""
+        postback, ingest = f"/postback/v3/event/{database}/{table}", f"/{database}/{table}"
+        records: list[dict[str, object]] = []
+        for r in list(self.received):
+            if r.path == postback:
+                records.append(r.json())
+            elif r.path == ingest:
+                records.extend(r.json()["events"])
+        return records
 
     def _control(self, request: Request) -> Reply:
         route = request.path[len(CONTROL_PREFIX) :]
@@ -103,6 +120,9 @@ class TdPostbackSandbox(VendorSandbox):
 
     # --- the vendor ---------------------------------------------------------------------------
     def handle(self, request: Request) -> Reply:
+        ingest = INGEST_PATH.fullmatch(request.path)
+        if request.method == "POST" and ingest:
+            return self._ingest(request, ingest)
         match = PATH.fullmatch(request.path)
         if request.method != "POST" or not match:
             return Reply(404, {"error": "Not Found"})
@@ -123,6 +143,34 @@ class TdPostbackSandbox(VendorSandbox):
             return Reply(400, {"error": "Bad Request", "message": "body is not JSON"})
         if not isinstance(record, dict):
             return Reply(400, {"error": "Bad Request", "message": "body must be a JSON object"})
+        if not accepted:
+            with self._keys_lock:
+                self.dropped.append(request)
+            return Reply(200, {}, stored=False)
+        return Reply(200, {})
+
+    def _ingest(self, request: Request, match: re.Match[str]) -> Reply:
+        authorization = request.header("Authorization") or ""
+        key = authorization[4:] if authorization.startswith("TD1 ") else None
+        with self._keys_lock:
+            accepted = key in self.write_keys
+        if not (NAME.fullmatch(match["database"]) and NAME.fullmatch(match["table"])):
+            return Reply(400, {"error": "Bad Request", "message": "invalid database or table name"})
+        if (request.header("Content-Type") or "").split(";")[0].strip() != INGEST_TYPE:
+            return Reply(415, {"error": "Unsupported Media Type"})
+        if len(request.body) > MAX_INGEST_BYTES:
+            return Reply(413, {"error": "Request Entity Too Large"})
+        try:
+            events = request.json()["events"]
+        except (ValueError, TypeError, KeyError):
+            return Reply(400, {"error": "Bad Request", "message": 'body must be {"events": [...]}'})
+        if not isinstance(events, list) or not 1 <= len(events) <= MAX_INGEST_EVENTS:
+            return Reply(400, {"error": "Bad Request", "message": "1 to 500 events a request"})
+        for event in events:
+            if not isinstance(event, dict):
+                return Reply(400, {"error": "Bad Request", "message": "an event is not an object"})
+            if len(json.dumps(event, separators=(",", ":")).encode()) > MAX_BYTES:
+                return Reply(413, {"error": "Request Entity Too Large"})
         if not accepted:
             with self._keys_lock:
                 self.dropped.append(request)

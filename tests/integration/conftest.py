@@ -175,6 +175,7 @@ def gateway(
             ),
             "AWS_ENDPOINT_URL": moto_url,
             "TD_POSTBACK_ENDPOINT": td_sandbox.url,
+            "TD_INGEST_ENDPOINT": td_sandbox.url,
             "TD_P13N_ENDPOINT": td_p13n_sandbox.url,
             "ROKT_ENDPOINT": rokt_sandbox.url,
             "RR_PROFILE_COMMAND_ENDPOINT": rr_sandbox.url + PROFILE_PREFIX,

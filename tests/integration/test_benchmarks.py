@@ -46,3 +46,9 @@ def test_quick_benchmark_run_measures_every_function(tmp_path: Path) -> None:
     assert results["layer"]["mib"] > 0
     assert (tmp_path / "report.png").stat().st_size > 0
     assert "## 3. Retry drain" in (tmp_path / "REPORT.md").read_text()
+    # The SDK route under both TD write APIs: calls per event as each API makes them.
+    calls = {(r["td_api"], r["scenario"]): r["td_calls_per_event"] for r in results["td_js_sdk"]}
+    batch = "/v1/td, 10 events a request"
+    assert calls[("postback", batch)] == 1.0
+    assert calls[("ingest", batch)] == pytest.approx(0.1)
+    assert "## 5. The TD JS SDK route" in (tmp_path / "REPORT.md").read_text()

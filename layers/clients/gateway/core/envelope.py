@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from gateway.context import Context
     from gateway.core.outcome import Fate, VendorResponse
 
-Kind = Literal["td.postback", "td.personalization", "rr.opt_out", "rr.content"]
+Kind = Literal["td.postback", "td.ingest", "td.personalization", "rr.opt_out", "rr.content"]
 
 
 class WriteRequest(BaseModel):

@@ -37,6 +37,10 @@ class Settings(BaseModel):
     # endpoint in front of TD (a proxy, a sandbox) whose name does not say.
     td_postback_v2: bool | None = None
     td_p13n_endpoint: str | None = None
+    # How the TD JS SDK route delivers a request's events (docs/td-js-sdk.md): one Postback
+    # call each (the default), or one call of TD's Data Ingestion API for the whole request.
+    td_js_sdk_api: Literal["postback", "ingest"] = "postback"
+    td_ingest_endpoint: str | None = None
     rokt_endpoint: str = "https://server-api.rokt.com"
     rr_environment: RrEnvironment = "gateway"
     rr_profile_command_endpoint: str | None = None
@@ -99,6 +103,7 @@ class Settings(BaseModel):
     @field_validator(
         "td_postback_endpoint",
         "td_p13n_endpoint",
+        "td_ingest_endpoint",
         "rr_profile_command_endpoint",
         "rr_content_update_endpoint",
         "td_secret_id",
@@ -119,6 +124,7 @@ class Settings(BaseModel):
     @field_validator(
         "td_postback_endpoint",
         "td_p13n_endpoint",
+        "td_ingest_endpoint",
         "rokt_endpoint",
         "rr_profile_command_endpoint",
         "rr_content_update_endpoint",
@@ -157,6 +163,11 @@ class Settings(BaseModel):
         if self.td_postback_v2 is not None:
             return self.td_postback_v2
         return TD_POSTBACK_V2_HOST.fullmatch(self.td_postback_base) is not None
+
+    @property
+    def td_ingest_base(self) -> str:
+        """TD's Data Ingestion API: the region's records.in host, as TD's browser SDK names it."""
+        return self.td_ingest_endpoint or f"https://{self.td_region}.records.in.treasuredata.com"
 
     @property
     def td_p13n_base(self) -> str:

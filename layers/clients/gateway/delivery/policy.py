@@ -293,11 +293,13 @@ def request_classes() -> dict[str, type[WriteRequest]]:
     """The replay table: each write request class under its own `kind`."""
     from gateway.vendors.richrelevance.content import ContentRequest
     from gateway.vendors.richrelevance.profile import OptOutRequest
+    from gateway.vendors.td.ingest import IngestRequest
     from gateway.vendors.td.personalization import PersonalizationRequest
     from gateway.vendors.td.postback import PostbackRequest
 
     classes: tuple[type[WriteRequest], ...] = (
         PostbackRequest,
+        IngestRequest,
         PersonalizationRequest,
         OptOutRequest,
         ContentRequest,

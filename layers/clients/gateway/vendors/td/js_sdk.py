@@ -16,6 +16,7 @@ from gateway.core.errors import InvalidRequest, PayloadTooLarge
 from gateway.core.json_body import parse_json_object
 from gateway.core.outcome import Outcome, Queued, VendorResponse
 from gateway.delivery import policy
+from gateway.vendors.td.ingest import IngestRequest
 from gateway.vendors.td.postback import MAX_RECORD_BYTES, PostbackRequest, check_allowed
 
 if TYPE_CHECKING:
@@ -105,20 +106,30 @@ def ingest(
     caller: str | None,
 ) -> VendorResponse:
     """Every event of the SDK's request delivered by the policy, as the postback route
-    delivers a record (same destinations, retry queue and idempotency); one answer for all."""
+    delivers a record (same destinations, retry queue and idempotency); one answer for all.
+    With TD_JS_SDK_API=ingest, the request's events are one Data Ingestion API call instead."""
     check_allowed(context, database, table)
     records = parse_events(body)
-    outcomes = [
-        policy.submit(
+    if context.settings.td_js_sdk_api == "ingest":
+        outcome = policy.submit(
             context,
-            PostbackRequest.accepted(context, database, table, record),
-            idempotency_key=key,
+            IngestRequest(database=database, table=table, events=records),
+            idempotency_key=idempotency_key,
             caller=caller,
         )
-        for record, key in zip(
-            records, idempotency_keys(idempotency_key, len(records)), strict=True
-        )
-    ]
+        outcomes: list[Outcome] = [outcome] * len(records)
+    else:
+        outcomes = [
+            policy.submit(
+                context,
+                PostbackRequest.accepted(context, database, table, record),
+                idempotency_key=key,
+                caller=caller,
+            )
+            for record, key in zip(
+                records, idempotency_keys(idempotency_key, len(records)), strict=True
+            )
+        ]
     status, answer_body = answer(outcomes)
     return VendorResponse(
         status=status,

@@ -42,6 +42,35 @@ def check_allowed(context: Context, database: str, table: str) -> None:
     )
 
 
+def stamp_time(record: dict[str, Any], field: str) -> dict[str, Any]:
+    """The record with the acceptance second in `field`, unless it has a time of its own
+    (then the record itself is returned)."""
+    if any(name in record for name in TIME_FIELDS):
+        return record
+    return {**record, field: now()}
+
+
+def check_stamped_size(record_json: bytes) -> None:
+    if len(record_json) > MAX_RECORD_BYTES:
+        raise PayloadTooLarge(
+            f"with the gateway's time stamp the record is over TD's {MAX_RECORD_BYTES} bytes; "
+            "send it with a time of its own or smaller"
+        )
+
+
+def too_old(record: dict[str, Any], at: float) -> str | None:
+    """EVENT_TOO_OLD when the record's time is past TD's window (TD would re-time it)."""
+    stamped = next((record[f] for f in TIME_FIELDS if f in record), None)
+    try:
+        seconds = float(stamped) if stamped is not None else None
+    except (TypeError, ValueError):
+        return None  # not a time TD reads as epoch seconds: TD decides
+    if seconds is not None and at - seconds > TIME_WINDOW_SECONDS:
+        age = int(at - seconds)
+        return f"EVENT_TOO_OLD: the record's time is {age} s old, beyond TD's 7-day window"
+    return None
+
+
 class PostbackRequest(WriteRequest):
     kind: ClassVar[Kind] = "td.postback"
     vendor: ClassVar[str] = VENDOR
@@ -83,31 +112,21 @@ class PostbackRequest(WriteRequest):
         return cls.model_validate({"database": database, "table": table, "record": body})
 
     def on_acceptance(self, context: Context, sequence: int) -> PostbackRequest:
-        if any(name in self.record for name in TIME_FIELDS):
-            return self
+        # The field the configured host honours: `td_record_time` on the Postback v2 host.
         field = "td_record_time" if context.settings.td_postback_is_v2 else "time"
-        stamped = self.model_copy(update={"record": {**self.record, field: now()}})
-        if len(stamped.body()) > MAX_RECORD_BYTES:
-            raise PayloadTooLarge(
-                f"with the gateway's time stamp ({field}) the record is over TD's "
-                f"{MAX_RECORD_BYTES} bytes; send it with a time of its own or smaller"
-            )
-        return stamped
+        stamped = stamp_time(self.record, field)
+        if stamped is self.record:
+            return self
+        request = self.model_copy(update={"record": stamped})
+        check_stamped_size(request.body())
+        return request
 
     def body(self) -> bytes:
         """The record as TD receives it."""
         return json.dumps(self.record, separators=(",", ":"), ensure_ascii=False).encode()
 
     def expired(self, now: float) -> str | None:
-        stamped = next((self.record[f] for f in TIME_FIELDS if f in self.record), None)
-        try:
-            seconds = float(stamped) if stamped is not None else None
-        except (TypeError, ValueError):
-            return None  # not a time TD reads as epoch seconds: TD decides
-        if seconds is not None and now - seconds > TIME_WINDOW_SECONDS:
-            age = int(now - seconds)
-            return f"EVENT_TOO_OLD: the record's time is {age} s old, beyond TD's 7-day window"
-        return None
+        return too_old(self.record, now)
 
     def send(self, context: Context, *, fresh_credentials: bool = False) -> VendorResponse:
         base = context.settings.td_postback_base

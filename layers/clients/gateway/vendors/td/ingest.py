@@ -1,0 +1,86 @@
+"""TD's Data Ingestion API client: `POST {records.in host}/{database}/{table}` with
+`{"events": [record, ...]}`, the TD JS SDK route's delivery when TD_JS_SDK_API=ingest.
+
+What the browser SDK itself sends to that host: `Authorization: TD1 <write key>` and TD's
+`application/vnd.treasuredata.v1+json` type. TD takes at most 500 records a call, 5 MB a call
+and about 1 MB a record. The host is the Postback v2 host, which answers 200 to a wrong key
+and drops the records later: the reason the Postback API is the default (docs/td-js-sdk.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import Field, field_validator
+
+from gateway.core.envelope import Kind, WriteRequest
+from gateway.core.outcome import VendorResponse
+from gateway.vendors.http_session import raise_for_vendor_status
+from gateway.vendors.td.names import check_name
+from gateway.vendors.td.postback import (
+    VENDOR,
+    check_stamped_size,
+    stamp_time,
+    too_old,
+)
+
+if TYPE_CHECKING:
+    from gateway.context import Context
+
+MEDIA_TYPE = "application/vnd.treasuredata.v1+json"
+MAX_EVENTS = 500  # TD's limit per call
+
+
+class IngestRequest(WriteRequest):
+    """All events of one SDK request: one call, one envelope, delivered or retried together."""
+
+    kind: ClassVar[Kind] = "td.ingest"
+    vendor: ClassVar[str] = VENDOR
+
+    database: str
+    table: str
+    events: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_EVENTS)
+
+    @field_validator("database")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        return check_name(value, what="database")
+
+    @field_validator("table")
+    @classmethod
+    def _table(cls, value: str) -> str:
+        return check_name(value, what="table")
+
+    def on_acceptance(self, context: Context, sequence: int) -> IngestRequest:
+        # `time`: the field the SDK itself reads a record's time from.
+        events = [stamp_time(event, "time") for event in self.events]
+        for event in events:
+            check_stamped_size(_json(event))
+        return self.model_copy(update={"events": events})
+
+    def expired(self, now: float) -> str | None:
+        return next((reason for e in self.events if (reason := too_old(e, now))), None)
+
+    def body(self) -> bytes:
+        return _json({"events": self.events})
+
+    def send(self, context: Context, *, fresh_credentials: bool = False) -> VendorResponse:
+        url = f"{context.settings.td_ingest_base}/{self.database}/{self.table}"
+        secret = context.secrets.treasure_data(fresh=fresh_credentials)
+        response = context.http.send(
+            "POST",
+            url,
+            vendor=VENDOR,
+            headers={
+                "Authorization": f"TD1 {secret.write_key.get_secret_value()}",
+                "Content-Type": MEDIA_TYPE,
+                "Accept": MEDIA_TYPE,
+            },
+            data=self.body(),
+        )
+        raise_for_vendor_status(response, vendor=VENDOR)
+        return VendorResponse.of(response)
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()

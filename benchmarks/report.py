@@ -10,6 +10,7 @@ from benchmarks.td_js_sdk import table as table_sdk
 COLD_TARGET = 1.2
 WARM_TARGET_MS = 1.0
 DRAIN_TARGET = 1.5
+WORSE_LIMIT = 0.05  # a before/after change beyond noise
 
 
 def write_report(run: dict[str, Any], baseline: dict[str, Any] | None, path: Path) -> None:
@@ -143,22 +144,27 @@ def write_report(run: dict[str, Any], baseline: dict[str, Any] | None, path: Pat
 
 
 def _before_after(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Every figure both runs measured, lower is better for each; a change over +5 % is marked."""
     lines = [
         f"## Before / after (`{before['label']}` {before['when']} -> `{after['label']}`)",
         "",
-        "| Figure | before | after |",
-        "|---|---:|---:|",
+        f"Every figure both runs have; lower is better for each. Marked: worse by more than "
+        f"{WORSE_LIMIT:.0%}.",
+        "",
+        "| Figure | before | after | change |",
+        "|---|---:|---:|---:|",
     ]
+    rows: list[tuple[str, float, float, str]] = []
     old_cold = {(c["function"], c.get("tracing", True)): c for c in before["cold_start"]}
     for c in after["cold_start"]:
         if (o := old_cold.get((c["function"], c["tracing"]))) is not None:
-            tracing = "tracing on" if c["tracing"] else "tracing off"
-            lines.append(
-                f"| cold start {c['function']} ({tracing}) | {_cold_ratio(o):.2f}x "
-                f"| {_cold_ratio(c):.2f}x |"
-            )
-    # Absolute p50s: the direct call itself changed (it no longer reads os.environ per request,
-    # and a cache hit's is now the GetItem it makes), so "added" is not comparable across runs.
+            name = f"cold start {c['function']} (tracing {'on' if c['tracing'] else 'off'})"
+            rows.append((f"{name}: process", o["wall_ms"], c["wall_ms"], "ms"))
+            rows.append((f"{name}: ratio to floor", _cold_ratio(o), _cold_ratio(c), "x"))
+            if "stack_ratio" in o:
+                rows.append(
+                    (f"{name}: ratio to stack floor", o["stack_ratio"], c["stack_ratio"], "x")
+                )
     # Runs before the event was recorded measured each route with its accepted example.
     old_warm = {(w["route"], w.get("example")): w for w in before["warm"]}
     for w in after["warm"]:
@@ -166,19 +172,51 @@ def _before_after(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         if o is None and w["example"].endswith("-accepted.json"):
             o = old_warm.get((w["route"], None))
         if o is not None:
-            lines.append(
-                f"| warm p50 handler / direct `{w['route']}` ({w['example']}) "
-                f"| {o['handler_p50_ms']:.2f} / {o['direct_p50_ms']:.2f} ms "
-                f"| {w['handler_p50_ms']:.2f} / {w['direct_p50_ms']:.2f} ms |"
-            )
+            name = f"warm `{w['route']}` ({w['example']})"
+            for q in ("p50", "p99"):
+                rows.append(
+                    (f"{name}: handler {q}", o[f"handler_{q}_ms"], w[f"handler_{q}_ms"], "ms")
+                )
+                rows.append((f"{name}: added {q}", _added(o, q), _added(w, q), "ms"))
     old, new = before["drain"], after["drain"]
     if "gateway" in old and old["envelopes"] == new["envelopes"]:  # the same drain measured
+        name = f"drain of {new['envelopes']:,}"
+        rows.append((f"{name}: seconds", old["gateway"]["seconds"], new["gateway"]["seconds"], "s"))
+        rows.append(
+            (
+                f"{name}: ratio to bound",
+                old["gateway"]["seconds"] / _drain_bound(old),
+                new["gateway"]["seconds"] / _drain_bound(new),
+                "x",
+            )
+        )
+        if "workers_cpu_seconds" in old["gateway"]:
+            per = 1000 / new["envelopes"]
+            rows.append(
+                (
+                    f"{name}: workers' CPU per envelope",
+                    old["gateway"]["workers_cpu_seconds"] * per,
+                    new["gateway"]["workers_cpu_seconds"] * per,
+                    "ms",
+                )
+            )
+    old_memory = {m["function"]: m for m in before.get("memory", [])}
+    for m in after.get("memory", []):
+        if (o := old_memory.get(m["function"])) is not None:
+            rows.append((f"peak RSS {m['function']}", o["peak_rss_mib"], m["peak_rss_mib"], "MiB"))
+    if "layer" in before and "layer" in after:
+        rows.append(("built ClientsLayer", before["layer"]["mib"], after["layer"]["mib"], "MiB"))
+    for name, old_value, new_value, unit in rows:
+        change = new_value / old_value - 1 if old_value else 0.0
+        mark = " (worse by more than 5 %)" if change > WORSE_LIMIT else ""
         lines.append(
-            f"| drain of {new['envelopes']:,} / bound | "
-            f"{old['gateway']['seconds'] / _drain_bound(old):.2f}x "
-            f"| {new['gateway']['seconds'] / _drain_bound(new):.2f}x |"
+            f"| {name} | {old_value:.2f} {unit} | {new_value:.2f} {unit} | {change:+.1%}{mark} |"
         )
     return lines
+
+
+def _added(warm: dict[str, Any], q: str) -> float:
+    return float(warm[f"handler_{q}_ms"] - warm[f"direct_{q}_ms"])
 
 
 def _drain_bound(drain: dict[str, Any]) -> float:

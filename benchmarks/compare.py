@@ -1,0 +1,104 @@
+"""`make bench-compare BEFORE=<rev> [AFTER=<rev>]`: `make bench` of two commits (the after side:
+this tree by default), side by side in one run, alternating (before, after, before, after, ...)
+so that the machine's drift falls on both; every figure is the mean of its side's runs. Each
+commit's own harness measures it, in a worktree, with this tree's venv (the same libraries on
+both sides). Writes benchmarks/results/baseline.json (before) and current.json (after), and
+REPORT.md with the before/after of every figure.
+
+    PYTHONPATH=.:layers/clients .venv/bin/python -m benchmarks.compare --before 1cd9bb4 [--runs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from benchmarks.report import write_chart, write_report
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent
+# Commits before the SAM CLI moved to its own venv read template.yaml with samcli's YAML loader;
+# their harness (never their functions' processes) finds it there.
+SAM_SITE = ROOT / ".venv-sam" / "lib" / "python3.11" / "site-packages"
+
+
+def bench(tree: Path, out: Path, label: str, quick: bool) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tree), str(tree / "layers" / "clients"), str(SAM_SITE)]),
+        "PATH": os.pathsep.join([str(ROOT / ".venv-sam" / "bin"), os.environ.get("PATH", "")]),
+    }
+    env.pop("AWS_ENDPOINT_URL", None)
+    argv = [sys.executable, "-m", "benchmarks", "--out", str(out), "--label", label]
+    print(f"{label}: {tree} ...", flush=True)
+    subprocess.run([*argv, *(["--quick"] if quick else [])], cwd=tree, env=env, check=True)
+    result: dict[str, Any] = json.loads((out / "results" / f"{label}.json").read_text())
+    return result
+
+
+def mean_of(runs: list[Any]) -> Any:
+    """The runs' mean, leaf by leaf (numbers averaged; the rest taken from the first run)."""
+    first = runs[0]
+    if isinstance(first, bool) or not isinstance(first, (int, float, dict, list)):
+        return first
+    if isinstance(first, dict):
+        return {k: mean_of([r[k] for r in runs if k in r]) for k in first}
+    if isinstance(first, list):
+        if any(not isinstance(r, list) or len(r) != len(first) for r in runs):
+            return first
+        return [mean_of([r[i] for r in runs]) for i in range(len(first))]
+    return statistics.fmean(runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--before", required=True, help="the earlier commit (any git revision)")
+    parser.add_argument("--after", help="the later commit (default: this tree as it is)")
+    parser.add_argument("--runs", type=int, default=2, help="runs of each side, alternating")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: check it runs")
+    args = parser.parse_args()
+    before_rev = _short(args.before)
+    after_rev = _short(args.after) if args.after else None
+    with tempfile.TemporaryDirectory() as tmp:
+        trees = {"before": _worktree(before_rev, Path(tmp) / "before")}
+        trees["after"] = _worktree(after_rev, Path(tmp) / "after") if after_rev else ROOT
+        try:
+            runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
+            for i in range(args.runs):
+                for side, tree in trees.items():
+                    out = Path(tmp) / f"{side}-{i}"
+                    runs[side].append(bench(tree, out, f"{side}-{i}", args.quick))
+        finally:
+            for tree in trees.values():
+                if tree != ROOT:
+                    subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT)
+    old = {**mean_of(runs["before"]), "label": f"{before_rev} (mean of {args.runs})"}
+    new = {**mean_of(runs["after"]), "label": f"{after_rev or 'this tree'} (mean of {args.runs})"}
+    results = HERE / "results"
+    (results / "baseline.json").write_text(json.dumps(old, indent=2) + "\n")
+    (results / "current.json").write_text(json.dumps(new, indent=2) + "\n")
+    write_chart(new, HERE / "report.png")
+    write_report(new, old, HERE / "REPORT.md")
+    print((HERE / "REPORT.md").read_text())
+
+
+def _short(rev: str) -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "--short", rev], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def _worktree(rev: str, path: Path) -> Path:
+    subprocess.run(["git", "worktree", "add", "--detach", str(path), rev], cwd=ROOT, check=True)
+    return path
+
+
+if __name__ == "__main__":
+    main()

@@ -23,7 +23,7 @@ export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help install run test unit integration e2e lint format build deploy deploy-guided clean \
-	bench bench-compare openapi sam-local-image env-local sam-local lock lock-upgrade dlq-summary dlq-export \
+	bench bench-quick bench-compare openapi sam-local-image env-local sam-local lock lock-upgrade dlq-summary dlq-export \
 	dlq-redrive retry-status
 
 help: ## List the targets
@@ -83,6 +83,9 @@ openapi: $(STAMP) ## Write docs/openapi.json from the template and the layer's m
 
 bench: $(STAMP) $(SAM_STAMP) ## Benchmarks -> benchmarks/REPORT.md and report.png (the full drain is long on moto; `--quick` via PYTHONPATH=.:layers/clients .venv/bin/python -m benchmarks --quick)
 	PYTHONPATH=.:layers/clients $(BIN)/python -m benchmarks
+
+bench-quick: $(STAMP) $(SAM_STAMP) ## Every benchmark at small sizes (minutes, for reviews) into benchmarks/quick/
+	PYTHONPATH=.:layers/clients $(BIN)/python -m benchmarks --quick --out benchmarks/quick --label quick
 
 bench-compare: $(STAMP) $(SAM_STAMP) ## make bench of BEFORE=<rev> and AFTER=<rev> (default: this tree), alternating, into REPORT.md
 	PYTHONPATH=.:layers/clients $(BIN)/python -m benchmarks.compare --before $(BEFORE) $(if $(AFTER),--after $(AFTER)) $(if $(RUNS),--runs $(RUNS))

@@ -13,7 +13,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import drain, layer_size, processes, td_js_sdk, warm_latency
+from benchmarks import (
+    drain,
+    lambda_venv,
+    layer_size,
+    processes,
+    safety,
+    td_js_sdk,
+    warm_latency,
+)
 from benchmarks.backing import backing
 from benchmarks.report import write_chart, write_report
 
@@ -53,6 +61,9 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as tmp, backing(Path(tmp)) as stack:
         functions = stack.template.functions()
+        results["lambda_venv"] = lambda_venv.packages()
+        print("import costs ...", flush=True)
+        results["imports"] = [asdict(i) for i in processes.import_costs(sizes["rounds"])]
         print("cold start ...", flush=True)
         results["cold_start"] = [
             asdict(processes.cold_start(stack, fn, sizes["rounds"], tracing))
@@ -69,6 +80,8 @@ def main() -> None:
             for fn in stack.http_functions()
             for example in warm_latency.examples(stack, fn)
         ]
+        print("cost of safety ...", flush=True)
+        results["safety"] = [asdict(c) for c in safety.measure(stack)]
         print("retry drain ...", flush=True)
         results["drain"] = asdict(
             drain.measure(

@@ -25,6 +25,7 @@ class Backing:
     sandboxes: dict[str, VendorSandbox]
     refs: dict[str, str]
     envs: dict[str, dict[str, str]]
+    state_dir: Path  # removed with the backing: scratch files go here
 
     def http_functions(self) -> list[Function]:
         return [fn for fn in self.template.functions() if fn.routes]
@@ -64,7 +65,7 @@ def backing(state_dir: Path) -> Iterator[Backing]:
     try:
         with ExitStack() as stack:
             _, refs, sandboxes, envs = start_backing(config, template, stack)
-            yield Backing(template, sandboxes, refs, envs)
+            yield Backing(template, sandboxes, refs, envs, state_dir)
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -7,7 +7,8 @@ The queue side is the event source mapping's, not the gateway's: the 10,000 enve
 by an in-memory stand-in of SQS, because moto's ReceiveMessage costs O(queue length) per message
 it returns (`_sqs_receive_ms` measures it). The function's own AWS calls (idempotency records,
 backoff, parking) still go to moto. Side by side, the floor drains the same envelopes with the
-same pollers and worker processes, sending each vendor request with plain `requests`."""
+same pollers and worker processes, making the same AWS calls and vendor request per envelope
+with plain boto3 and `requests` (benchmarks/floor/drain_floor.py)."""
 
 from __future__ import annotations
 
@@ -210,6 +211,7 @@ def measure(
     gateway, sample = _run(backing, spec, bodies, **sizes)
     # The floor sends the very request the function sent (its path, key and headers).
     floor_env = {
+        **backing.envs[fn.logical_id],  # its AWS endpoint, credentials and IDEMPOTENCY_TABLE
         "FLOOR_URL": backing.sandboxes["td-postback"].url + sample.path,
         "FLOOR_HEADERS": json.dumps(sample.replay_headers()),
     }

@@ -1,7 +1,9 @@
 """Run in a fresh process by the cold-start and memory benchmarks:
 `python -m benchmarks.probe MODULE ATTRIBUTE EVENT_FILE FUNCTION_NAME TIMEOUT CALLS`.
 Imports the handler, invokes it CALLS times with the event, prints one JSON line (on stderr:
-the handler logs on stdout) as soon as the answer is there; the parent stops its clock then."""
+the handler logs on stdout) as soon as the answer is there; the parent stops its clock then.
+An SQS event's envelopes get fresh ids for each invocation: a retry envelope already delivered
+is acknowledged without a call, which is not the work being measured."""
 
 from __future__ import annotations
 
@@ -12,6 +14,20 @@ _START = time.perf_counter()
 import importlib  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
+import uuid  # noqa: E402
+from typing import Any  # noqa: E402
+
+
+def fresh(event: dict[str, Any]) -> dict[str, Any]:
+    """The event, with a new id in each SQS record's envelope (an HTTP event as it is)."""
+    if "Records" not in event:
+        return dict(event)
+    records = []
+    for record in event["Records"]:
+        envelope = json.loads(record["body"])
+        envelope["id"] = str(uuid.uuid4())
+        records.append({**record, "body": json.dumps(envelope)})
+    return {**event, "Records": records}
 
 
 def peak_rss_kib() -> int:
@@ -33,7 +49,7 @@ def main() -> None:
     with open(event_file) as f:
         event = json.load(f)
     context = LambdaContext(function_name=name, timeout_seconds=int(timeout))
-    results = [handler(dict(event), context) for _ in range(int(calls))]
+    results = [handler(fresh(event), context) for _ in range(int(calls))]
     done = time.perf_counter()
     first = results[0]
     print(

@@ -1,35 +1,43 @@
-"""Cold start and memory, each in fresh processes: a function's process imports its handler and
-serves its example event; the floor's process only imports boto3 and requests (and the stack
-floor's imports the design's required libraries and makes one boto3 client). Both clocks stop
-when the process says it is done (the answer is out, the imports are done), not when the
-interpreter has torn itself down: Lambda answers before any teardown, and a process with more
-objects takes longer to free them (170-240 ms for a handler's, 45-90 ms for the floor's)."""
+"""Cold start and memory, each in fresh processes of the Lambda-like venv (benchmarks.lambda_venv):
+a function's process imports its handler and serves its example event; the work floor's process
+imports the design's required libraries, sets Powertools up and replays exactly what the
+handler's invocation put on the wire (benchmarks.work_floor), with no gateway code; the bare
+floor's process only imports boto3 and requests. Every clock stops when the process says it is
+done (the answer is out, the imports are done), not when the interpreter has torn itself down:
+Lambda answers before any teardown, and a process with more objects takes longer to free them
+(170-240 ms for a handler's, 45-90 ms for the floor's)."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks import lambda_venv, work
 from benchmarks.backing import EVENTS, Backing
 from benchmarks.stats import median
 from devserver.template import PYTHONPATH, ROOT, Function
 
 FLOOR = "import boto3, requests"
-# The least any function on the design's required stack pays: its libraries imported and the
-# one AWS client every function makes (the secret's), with no gateway code. Not the target's
-# floor: it tells the gateway's own cost apart from its dependencies'.
-STACK_FLOOR = (
-    "import boto3, requests, pydantic; "
-    "from aws_lambda_powertools import Logger, Metrics, Tracer; "
-    "from aws_lambda_powertools.event_handler import APIGatewayHttpResolver; "
-    "boto3.client('secretsmanager')"
-)
+# Each required library alone, for its own import cost (over an empty interpreter's start).
+LIBRARIES = {
+    "boto3": "import boto3",
+    "requests": "import requests",
+    "pydantic": "import pydantic",
+    "Powertools Logger": "from aws_lambda_powertools import Logger",
+    "Powertools Metrics": "from aws_lambda_powertools import Metrics",
+    "Powertools Tracer (X-Ray SDK)": "from aws_lambda_powertools import Tracer",
+    "Powertools HTTP resolver": (
+        "from aws_lambda_powertools.event_handler import APIGatewayHttpResolver"
+    ),
+    "Powertools Idempotency": (
+        "from aws_lambda_powertools.utilities.idempotency import idempotent_function"
+    ),
+}
 # Then the floor says it is done, with its peak RSS.
 FLOOR_DONE = "from benchmarks.probe import peak_rss_kib; print('FLOOR', peak_rss_kib(), flush=True)"
 SQS_EXAMPLE = "retry-td-postback.json"
@@ -40,15 +48,15 @@ class ColdStart:
     function: str
     tracing: bool  # TracingEnabled: the X-Ray SDK loaded or not
     wall_ms: float  # median wall time of the whole process
-    floor_ms: float  # median wall time of the floor's process, interleaved
-    stack_floor_ms: float  # median wall time of the STACK_FLOOR process, interleaved
+    floor_ms: float  # median wall time of the bare floor's process, interleaved
+    work_floor_ms: float  # median wall time of the work floor's process, interleaved
     import_ms: float  # median time to import the handler (from interpreter start)
     first_call_ms: float
     status: Any
     # Medians of each round's ratios: a round's processes run back to back, so a machine that
     # slows down for a while slows both sides of a ratio (here the floor alone varies by 30 %).
-    ratio: float  # process / floor
-    stack_ratio: float  # process / stack floor
+    ratio: float  # process / bare floor
+    work_ratio: float  # process / work floor
 
 
 @dataclass
@@ -56,7 +64,14 @@ class Memory:
     function: str
     calls: int
     peak_rss_mib: float
-    floor_rss_mib: float
+    floor_rss_mib: float  # the bare floor's
+    work_floor_rss_mib: float  # the work floor's, after the same calls
+
+
+@dataclass
+class ImportCost:
+    library: str
+    ms: float  # median over rounds of (process importing it) - (empty process), interleaved
 
 
 def _env(backing: Backing, fn: Function, tracing: bool = False) -> dict[str, str]:
@@ -121,9 +136,17 @@ def _probe(
     backing: Backing, fn: Function, calls: int, tracing: bool = False
 ) -> tuple[float, dict[str, Any]]:
     argv = [
-        sys.executable, "-m", "benchmarks.probe", fn.module, fn.attribute,
+        lambda_venv.python(), "-m", "benchmarks.probe", fn.module, fn.attribute,
         str(_event_file(backing, fn)), fn.logical_id, str(fn.timeout), str(calls),
     ]  # fmt: skip
+    wall, line = _until_line(argv, _env(backing, fn, tracing), from_stderr=True)
+    return wall, json.loads(line)
+
+
+def _work_floor(
+    backing: Backing, fn: Function, work_file: Path, calls: int, tracing: bool = False
+) -> tuple[float, dict[str, Any]]:
+    argv = [lambda_venv.python(), "-m", "benchmarks.work_floor", str(work_file), str(calls)]
     wall, line = _until_line(argv, _env(backing, fn, tracing), from_stderr=True)
     return wall, json.loads(line)
 
@@ -131,17 +154,27 @@ def _probe(
 def _floor(code: str = FLOOR, env: dict[str, str] | None = None) -> tuple[float, int]:
     """The floor's wall time to its imports, and its peak RSS in KiB."""
     wall, line = _until_line(
-        [sys.executable, "-c", f"{code}; {FLOOR_DONE}"], env, from_stderr=False
+        [lambda_venv.python(), "-c", f"{code}; {FLOOR_DONE}"], env, from_stderr=False
     )
     return wall, int(line.split()[1])
 
 
+def _recorded(backing: Backing, fn: Function) -> Path:
+    """What the function's example invocation sends, cold and warm (benchmarks.work)."""
+    path = backing.state_dir / f"work-{fn.logical_id}.json"
+    if not path.exists():
+        work.record(backing, fn, _event_file(backing, fn), path)
+    return path
+
+
 def cold_start(backing: Backing, fn: Function, rounds: int, tracing: bool) -> ColdStart:
     _probe(backing, fn, 1, tracing)  # compiles .pyc files once, as a deployed package ships them
-    walls, floors, stack_floors, imports, firsts, status = [], [], [], [], [], None
+    work_file = _recorded(backing, fn)
+    _work_floor(backing, fn, work_file, 1, tracing)
+    walls, floors, work_floors, imports, firsts, status = [], [], [], [], [], None
     for _ in range(rounds):
         floors.append(_floor()[0])
-        stack_floors.append(_floor(STACK_FLOOR, _env(backing, fn, tracing))[0])
+        work_floors.append(_work_floor(backing, fn, work_file, 1, tracing)[0])
         wall, result = _probe(backing, fn, 1, tracing)
         walls.append(wall)
         imports.append(result["import_ms"])
@@ -152,16 +185,34 @@ def cold_start(backing: Backing, fn: Function, rounds: int, tracing: bool) -> Co
         tracing,
         median(walls),
         median(floors),
-        median(stack_floors),
+        median(work_floors),
         median(imports),
         median(firsts),
         status,
         median([w / f for w, f in zip(walls, floors, strict=True)]),
-        median([w / f for w, f in zip(walls, stack_floors, strict=True)]),
+        median([w / f for w, f in zip(walls, work_floors, strict=True)]),
     )
 
 
 def memory(backing: Backing, fn: Function, calls: int) -> Memory:
     _, result = _probe(backing, fn, calls)
+    _, floor = _work_floor(backing, fn, _recorded(backing, fn), calls)
     floor_kib = _floor()[1]
-    return Memory(fn.logical_id, calls, result["maxrss_kib"] / 1024, floor_kib / 1024)
+    return Memory(
+        fn.logical_id,
+        calls,
+        result["maxrss_kib"] / 1024,
+        floor_kib / 1024,
+        floor["maxrss_kib"] / 1024,
+    )
+
+
+def import_costs(rounds: int) -> list[ImportCost]:
+    """Each required library's own import, over an empty interpreter's start, interleaved."""
+    samples: dict[str, list[float]] = {name: [] for name in LIBRARIES}
+    _floor("pass")
+    for _ in range(rounds):
+        empty = _floor("pass")[0]
+        for name, code in LIBRARIES.items():
+            samples[name].append(_floor(code)[0] - empty)
+    return [ImportCost(name, median(ms)) for name, ms in samples.items()]

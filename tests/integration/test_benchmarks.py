@@ -20,7 +20,7 @@ def test_quick_benchmark_run_measures_every_function(tmp_path: Path) -> None:
     env.pop("AWS_ENDPOINT_URL", None)
     subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--out", str(tmp_path), "--label", "smoke"],
-        cwd=ROOT, env=env, check=True, capture_output=True, timeout=600,
+        cwd=ROOT, env=env, check=True, capture_output=True, timeout=1800,  # a hang guard
     )  # fmt: skip
 
     results = json.loads((tmp_path / "results" / "smoke.json").read_text())
@@ -51,4 +51,24 @@ def test_quick_benchmark_run_measures_every_function(tmp_path: Path) -> None:
     batch = "/v1/td, 10 events a request"
     assert calls[("postback", batch)] == 1.0
     assert calls[("ingest", batch)] == pytest.approx(0.1)
-    assert "## 5. The TD JS SDK route" in (tmp_path / "REPORT.md").read_text()
+    assert "## 6. The TD JS SDK route" in (tmp_path / "REPORT.md").read_text()
+    # The floors did the work: each work floor replayed calls, and the Lambda-like venv is the
+    # layer's lock alone.
+    for cold in results["cold_start"]:
+        assert cold["work_floor_ms"] > 0, cold
+        assert cold["work_ratio"] > 0, cold
+    assert {m["function"] for m in results["memory"] if m["work_floor_rss_mib"] > 0} == functions
+    assert {i["library"] for i in results["imports"]} >= {"boto3", "requests", "pydantic"}
+    venv = {p.split("==")[0].lower().replace("_", "-") for p in results["lambda_venv"]}
+    assert "aws-lambda-powertools" in venv
+    assert not venv & {"moto", "aws-sam-cli", "awscrt", "pytest"}
+    # Routes measured warm include the TD JS SDK's two.
+    assert {"td-js-sdk-addrecord-accepted.json", "personalization-public-accepted.json"} <= set(
+        sent
+    )
+    # The cost of safety: one delivery-state call for the ordered kinds' writes, none for TD's.
+    state = {(c["kind"], c["path"]): c["state_calls"] for c in results["safety"]}
+    assert state[("rr.opt_out", "first attempt")] == 1
+    assert state[("rr.content (PATCH)", "first attempt")] == 1
+    assert state[("td.postback", "first attempt")] == 0
+    assert state[("td.postback", "replay")] == 0

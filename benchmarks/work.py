@@ -1,0 +1,142 @@
+"""What one handler invocation puts on the wire, recorded in-process against the backing: its AWS
+calls (hooked on the function context's boto3 session, so the layer's own clients are seen)
+and the requests its vendor sandbox received. The first invocation of a fresh context is the
+cold one (secret, token, claim, vendor call); a later one is warm. The work floor
+(benchmarks.work_floor) and the warm benchmark's direct call replay exactly this."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.backing import Backing
+from benchmarks.probe import fresh
+from benchmarks.stats import quiet_stdout
+from benchmarks.work_floor import Call
+from devserver.lambda_context import LambdaContext
+from devserver.template import Function
+from gateway.context import Context
+from tests.conftest import reset_layer_state
+
+# Rokt's accepted example carries a cacheKey, so warm it is a cache hit (a DynamoDB read, no
+# call to Rokt): the call to Rokt is measured with the same request without a cacheKey.
+EXAMPLES = {
+    "RoktExperienceFunction": ["rokt-experiences-uncached.json", "rokt-experiences-accepted.json"],
+    "PostbackFunction": ["postback-accepted.json", "td-js-sdk-addrecord-accepted.json"],
+    "PersonalizationFunction": [
+        "personalization-accepted.json",
+        "personalization-public-accepted.json",
+    ],
+}
+
+
+class Recorder:
+    """Records the AWS calls of the layer's clients while `on`."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.calls: list[Call] = []
+
+    def __call__(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        if self.on:
+            service = model.service_model.service_name
+            self.calls.append({"aws": service, "operation": model.name, "params": _copy(params)})
+
+
+@dataclass
+class Handler:
+    """A function's handler on a fresh context, with what its invocations sent."""
+
+    invoke: Callable[[], dict[str, Any]]
+    recorder: Recorder
+    fn: Function
+    backing: Backing
+
+    def sent(self) -> tuple[list[Call], dict[str, Any]]:
+        """Invoke once with the recorder on: its calls (AWS calls first) and its answer."""
+        sandbox = self.backing.sandbox_for(self.fn)
+        first = len(sandbox.requests)
+        self.recorder.calls.clear()
+        self.recorder.on = True
+        try:
+            with quiet_stdout():
+                answer = self.invoke()
+        finally:
+            self.recorder.on = False
+        http: list[Call] = [
+            {
+                "http": r.method,
+                "url": sandbox.url + r.path,
+                "headers": r.replay_headers(),
+                "body": r.body.decode("latin-1"),
+            }
+            for r in sandbox.requests[first:]
+        ]
+        return [*self.recorder.calls, *http], answer
+
+
+def examples(backing: Backing, fn: Function) -> list[str]:
+    """The events a function's routes are measured with."""
+    return EXAMPLES.get(fn.logical_id) or [backing.example(fn)[0]]
+
+
+@contextmanager
+def handler(
+    backing: Backing,
+    fn: Function,
+    example: str | None = None,
+    *,
+    overrides: dict[str, str] | None = None,
+    event: dict[str, Any] | None = None,
+) -> Iterator[Handler]:
+    """The function's handler in this process on a fresh context (a new execution
+    environment) with its environment (and `overrides`), invoked with the example event (or
+    `event`)."""
+    saved = dict(os.environ)
+    os.environ.update({**backing.envs[fn.logical_id], **(overrides or {})})
+    reset_layer_state()
+    module = importlib.import_module(fn.module)
+    recorder = Recorder()
+    _listen(module.context, recorder)  # before it makes its clients: they copy the hooks
+    handle = getattr(module, fn.attribute)
+    if event is None:
+        _, event = backing.example(fn, example)
+    context = LambdaContext(function_name=fn.logical_id, timeout_seconds=fn.timeout)
+
+    def invoke() -> dict[str, Any]:
+        assert event is not None
+        response: dict[str, Any] = handle(fresh(event), context)
+        return response
+
+    try:
+        yield Handler(invoke, recorder, fn, backing)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def record(backing: Backing, fn: Function, event_file: Path, path: Path) -> None:
+    """Write to `path` what the handler sends cold and warm for the event in `event_file`."""
+    with handler(backing, fn, event_file.name) as h:
+        cold, _ = h.sent()
+        warm, _ = h.sent()
+    path.write_text(json.dumps({"cold": cold, "warm": warm}))
+
+
+def _listen(context: Context, recorder: Recorder) -> None:
+    context.boto3_session.events.register(
+        "provide-client-params", recorder, unique_id="benchmarks.work"
+    )
+
+
+def _copy(params: dict[str, Any]) -> dict[str, Any]:
+    copied: dict[str, Any] = copy.deepcopy(params)
+    json.dumps(copied)  # the work floor reads it back from JSON: fail here, not there
+    return copied

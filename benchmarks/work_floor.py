@@ -1,0 +1,133 @@
+"""The work floor: what any function on the design's required stack must at least do for an
+invocation, with no gateway code. Its process imports the required libraries, sets Powertools'
+Logger, Metrics and Tracer up once, reads its configuration into a validated pydantic model (the
+design's rule: the first model class is what loads pydantic's validators, about as much as
+`import pydantic` itself), and replays exactly what one handler invocation put on the
+wire (recorded by benchmarks.work): the same AWS calls with a plain boto3 client and the same
+vendor requests with a pooled `requests` session. Its cold start replays the handler's first
+invocation (the secret's GetSecretValue, a token, the claim, the vendor call); then the warm
+invocations. Runs in the Lambda-like venv (benchmarks.lambda_venv), as the function's process:
+
+    python -m benchmarks.work_floor WORK_FILE CALLS
+
+and prints, on stderr, one JSON line as benchmarks.probe does."""
+
+from __future__ import annotations
+
+# ruff: noqa: E402 (the clock starts before the imports it measures)
+import time
+
+_START = time.perf_counter()
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, Literal
+
+import boto3
+import botocore
+import botocore.exceptions
+import pydantic
+import requests
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver  # noqa: F401
+
+Call = dict[str, Any]  # {"aws": service, "operation", "params"} or {"http": method, "url", ...}
+
+
+class Configuration(pydantic.BaseModel):
+    """A function's configuration as the design asks for one: validated, read once."""
+
+    model_config = pydantic.ConfigDict(frozen=True, extra="ignore")
+
+    aws_region: str = "us-east-1"
+    td_region: Literal["us01", "eu01", "ap01", "ap02"] = "us01"
+    upstream_timeout_seconds: float = pydantic.Field(default=4.0, gt=0, le=25)
+    retry_max_receives: int = pydantic.Field(default=12, ge=1, le=1000)
+    retry_queue_url: str | None = None
+
+    @pydantic.field_validator("retry_queue_url")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+
+def replay(calls: list[Call], session: Any = None, http: Any = None) -> Callable[[], None]:
+    """One direct call of everything in `calls`, clients made once. A refused AWS call (a
+    condition that no longer holds on a replay) is still the call made."""
+    session = session or boto3.session.Session()
+    http = http or _http_session()
+    clients = {c["aws"]: session.client(c["aws"]) for c in calls if "aws" in c}
+    steps: list[Callable[[], Any]] = []
+    for c in calls:
+        if "aws" in c:
+            method = getattr(clients[c["aws"]], botocore.xform_name(c["operation"]))
+            steps.append(_aws_step(method, c["params"]))
+        else:
+            steps.append(_http_step(http, c))
+
+    def direct() -> None:
+        for step in steps:
+            step()
+
+    return direct
+
+
+def _http_session() -> requests.Session:
+    http = requests.Session()
+    http.trust_env = False  # as the gateway's: no walk of os.environ on every request
+    return http
+
+
+def _aws_step(method: Callable[..., Any], params: dict[str, Any]) -> Callable[[], Any]:
+    def step() -> None:
+        with contextlib.suppress(botocore.exceptions.ClientError):
+            method(**params)
+
+    return step
+
+
+def _http_step(http: requests.Session, c: Call) -> Callable[[], Any]:
+    body = c["body"].encode("latin-1")
+
+    def step() -> None:
+        http.request(c["http"], c["url"], headers=c["headers"], data=body, timeout=5)
+
+    return step
+
+
+def main() -> None:
+    work_file, calls = sys.argv[1], int(sys.argv[2])
+    with open(work_file) as f:
+        work = json.load(f)
+    Configuration.model_validate({k.lower(): v for k, v in os.environ.items()})
+    Logger()
+    Metrics()
+    Tracer()  # patches boto3 and requests when tracing is on, as the handlers' Tracer does
+    imported = time.perf_counter()
+    replay(work["cold"])()
+    if calls > 1:
+        warm = replay(work["warm"])
+        for _ in range(calls - 1):
+            warm()
+    done = time.perf_counter()
+    from benchmarks.probe import peak_rss_kib
+
+    print(
+        json.dumps(
+            {
+                "import_ms": (imported - _START) * 1000,
+                "calls_ms": (done - imported) * 1000,
+                "status": "floor",
+                "maxrss_kib": peak_rss_kib(),
+            }
+        ),
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()

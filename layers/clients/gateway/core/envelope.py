@@ -22,6 +22,10 @@ class WriteRequest(BaseModel):
     """A vendor write that can be repeated from its JSON form (the envelope's `request`).
     `kind` names it in the envelope; the replay table is built from these classes."""
 
+    # Each request class builds its validator when first used: a function imports the
+    # classes of every kind it may replay or queue, and uses one or two (cold start).
+    model_config = ConfigDict(defer_build=True)
+
     kind: ClassVar[Kind]
     vendor: ClassVar[str]  # whose circuit the retry function watches for it
 
@@ -67,13 +71,15 @@ class ChunkRequest(WriteRequest):
 
 
 class LastError(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # only on a failure (cold start)
+
     status: int | None = None
     code: str | None = None
     detail: str
 
 
 class Envelope(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # only on a failure or replay
 
     v: Literal[1] = 1
     id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1, max_length=64)

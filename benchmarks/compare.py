@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.report import write_chart, write_report
+from benchmarks.report import before_after
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent
@@ -82,11 +82,23 @@ def main() -> None:
     old = {**mean_of(runs["before"]), "label": f"{before_rev} (mean of {args.runs})"}
     new = {**mean_of(runs["after"]), "label": f"{after_rev or 'this tree'} (mean of {args.runs})"}
     results = HERE / "results"
-    (results / "baseline.json").write_text(json.dumps(old, indent=2) + "\n")
-    (results / "current.json").write_text(json.dumps(new, indent=2) + "\n")
-    write_chart(new, HERE / "report.png")
-    write_report(new, old, HERE / "REPORT.md")
-    print((HERE / "REPORT.md").read_text())
+    (results / "comparison-before.json").write_text(json.dumps(old, indent=2) + "\n")
+    (results / "comparison-after.json").write_text(json.dumps(new, indent=2) + "\n")
+    text = "\n".join(comparison(old, new, args.runs, args.quick)) + "\n"
+    (results / "comparison.md").write_text(text)
+    print(text)
+
+
+def comparison(old: dict[str, Any], new: dict[str, Any], runs: int, quick: bool) -> list[str]:
+    """The comparison's section of REPORT.md: how it was measured, then every figure."""
+    table = before_after(old, new)
+    return [
+        f"`make bench-compare`: `{old['label']}` against `{new['label']}`, {runs} run(s) of "
+        f"each side alternating{' at the quick sizes' if quick else ''}, measured "
+        f"{old['when']} on {old['machine']}; each side by its own harness, with the same venv.",
+        "",
+        *table[2:],  # without its own heading
+    ]
 
 
 def _short(rev: str) -> str:

@@ -196,11 +196,17 @@ def write_report(run: dict[str, Any], baseline: dict[str, Any] | None, path: Pat
             table_sdk(run["td_js_sdk"], sizes.get("sdk_requests", 300)),
         ]
     if baseline:
-        lines += ["", *_before_after(baseline, run)]
+        lines += ["", *before_after(baseline, run)]
+    fixes = path.parent / "results" / "fixes.md"
+    if fixes.exists():  # benchmarks.import_ab: the cold-start fixes in the gateway's own code
+        lines += ["", "## Cold-start fixes, before / after", "", fixes.read_text()]
+    comparison = path.parent / "results" / "comparison.md"
+    if comparison.exists():  # make bench-compare's last comparison of two commits
+        lines += ["", "## Before / after, two commits side by side", "", comparison.read_text()]
     path.write_text("\n".join(lines) + "\n")
 
 
-def _before_after(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+def before_after(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     """Every figure both runs measured, lower is better for each; a change over +5 % is marked."""
     lines = [
         f"## Before / after (`{before['label']}` {before['when']} -> `{after['label']}`)",

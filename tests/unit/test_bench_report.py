@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchmarks.compare import mean_of
-from benchmarks.report import _before_after
+from benchmarks.report import before_after
 
 
 def run(label: str, wall_ms: float, rss: float) -> dict[str, Any]:
@@ -33,7 +33,7 @@ def test_mean_of_averages_numbers_and_keeps_the_rest() -> None:
 
 
 def test_before_after_marks_only_what_got_worse_by_more_than_5_percent() -> None:
-    lines = _before_after(run("before", 400.0, 70.0), run("after", 440.0, 71.0))
+    lines = before_after(run("before", 400.0, 70.0), run("after", 440.0, 71.0))
 
     rows = {line.split(" | ")[0].lstrip("| "): line for line in lines if line.startswith("| ")}
     assert "+10.0% (worse by more than 5 %)" in rows["cold start F (tracing on): process"]

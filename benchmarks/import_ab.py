@@ -1,0 +1,88 @@
+"""Each function's handler import at two commits, alternating, in the Lambda-like venv: what a
+cold-start fix in the gateway's own code saves, measured apart from everything else a cold start
+costs. A process imports the required stack (not timed), then the handler (timed); pairs of
+processes, one per commit, alternate; the figure is the median of the pairs' differences.
+Writes benchmarks/results/fixes.md (REPORT.md includes it).
+
+    PYTHONPATH=.:layers/clients .venv/bin/python -m benchmarks.import_ab --before REV [--pairs 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+from benchmarks import lambda_venv
+from benchmarks.compare import HERE, ROOT, _short, _worktree
+from benchmarks.stats import median
+from devserver.template import Template
+
+# Imports the stack untimed, then the handler module given, and prints its milliseconds.
+PROBE = (
+    "import boto3, requests, pydantic, time, importlib, sys; "
+    "from aws_lambda_powertools import Logger, Metrics, Tracer; "
+    "from aws_lambda_powertools.event_handler import APIGatewayHttpResolver; "
+    "t = time.perf_counter(); importlib.import_module(sys.argv[1]); "
+    "print((time.perf_counter() - t) * 1000)"
+)
+
+
+def handler_import_ms(tree: Path, module: str, code_uri: str) -> float:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tree), str(tree / "layers" / "clients")]),
+        "LAMBDA_TASK_ROOT": str(tree / code_uri),
+        "AWS_LAMBDA_FUNCTION_NAME": "import-ab",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "PYDANTIC_DISABLE_PLUGINS": "__all__",
+    }
+    argv = [lambda_venv.python(), "-c", PROBE, module]
+    out = subprocess.run(argv, env=env, cwd=tree, check=True, capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--before", required=True)
+    parser.add_argument("--pairs", type=int, default=30)
+    args = parser.parse_args()
+    rev = _short(args.before)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        before = _worktree(rev, Path(tmp) / "before")
+        try:
+            for fn in Template().functions():
+                for tree in (before, ROOT):  # compile .pyc files once, as a package ships
+                    handler_import_ms(tree, fn.module, fn.code_uri)
+                pairs = [
+                    (
+                        handler_import_ms(before, fn.module, fn.code_uri),
+                        handler_import_ms(ROOT, fn.module, fn.code_uri),
+                    )
+                    for _ in range(args.pairs)
+                ]
+                old = median([b for b, _ in pairs])
+                new = median([a for _, a in pairs])
+                saved = median([b - a for b, a in pairs])
+                rows.append(f"| {fn.logical_id} | {old:.1f} | {new:.1f} | {saved:+.1f} |")
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=ROOT)
+    text = "\n".join(
+        [
+            f"Handler import in the Lambda-like venv, `{rev}` against this tree "
+            f"({args.pairs} alternating pairs per function; `python -m benchmarks.import_ab`):",
+            "",
+            "| Function | before ms | after ms | saved ms (median of pairs) |",
+            "|---|---:|---:|---:|",
+            *rows,
+        ]
+    )
+    (HERE / "results" / "fixes.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

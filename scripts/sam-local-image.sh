@@ -62,6 +62,8 @@ ensure_docker() {
   setsid dockerd --bridge=none --iptables=false --ip-masq=false \
     --add-runtime "$RUNTIME=$WRAPPER" --default-runtime "$RUNTIME" \
     >"$DOCKERD_LOG" 2>&1 </dev/null &
+  # Whoever asked to know (the sam-local test tier) stops the dockerd it caused to start.
+  [[ -n ${STARTED_DOCKERD_PID_FILE:-} ]] && echo $! >"$STARTED_DOCKERD_PID_FILE"
   for _ in $(seq 120); do
     docker info >/dev/null 2>&1 && break
     kill -0 $! 2>/dev/null || cannot_run "dockerd exited: $(tail -n 3 "$DOCKERD_LOG")"

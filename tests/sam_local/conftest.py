@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,13 +30,43 @@ SAM_ENV = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
 
 
 @pytest.fixture(scope="session")
-def lambda_image() -> None:
+def lambda_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Docker and the image; a dockerd that the script started for this session is stopped
+    after it (one that was already running is left as it was)."""
+    pid_file = tmp_path_factory.mktemp("dockerd") / "started.pid"
     result = subprocess.run(
-        ["bash", str(IMAGE_SCRIPT)], cwd=ROOT, capture_output=True, text=True, timeout=1800
+        ["bash", str(IMAGE_SCRIPT)],
+        cwd=ROOT,
+        env={**os.environ, "STARTED_DOCKERD_PID_FILE": str(pid_file)},
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
-    if result.returncode == DOCKER_CANNOT_RUN:
-        pytest.skip(f"sam local needs a Docker engine: {result.stderr.strip()}")
-    assert result.returncode == 0, result.stderr
+    try:
+        if result.returncode == DOCKER_CANNOT_RUN:
+            pytest.skip(f"sam local needs a Docker engine: {result.stderr.strip()}")
+        assert result.returncode == 0, result.stderr
+        yield
+    finally:
+        if pid_file.exists():
+            stop_process(int(pid_file.read_text()))
+
+
+def stop_process(pid: int, *, grace_seconds: float = 60) -> None:
+    """SIGTERM, then SIGKILL if it is still there after the grace period (dockerd stops its
+    containerd and containers on SIGTERM)."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace_seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")

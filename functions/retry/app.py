@@ -50,9 +50,11 @@ async def record_handler(record: SQSRecord) -> None:
 def lambda_handler(
     event: dict[str, Any], lambda_context: LambdaContext
 ) -> PartialItemFailureResponse:
-    return async_process_partial_response(
-        event=event,
-        record_handler=record_handler,
-        processor=processor,
-        context=context.bind(lambda_context),
-    )
+    bodies = [record.get("body", "") for record in event.get("Records", [])]
+    with policy.ordering_read_ahead(context, bodies):
+        return async_process_partial_response(
+            event=event,
+            record_handler=record_handler,
+            processor=processor,
+            context=context.bind(lambda_context),
+        )

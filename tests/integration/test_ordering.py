@@ -6,10 +6,28 @@ last and RichRelevance recorded the opposite of the user's last choice."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from devserver.vendors.richrelevance import CONTENT_PREFIX, PROFILE_PREFIX, RichRelevanceSandbox
 from tests.integration.conftest import Gateway
 from tests.integration.rr_support import content, item, opt_out
+
+
+def delivery_state_calls(gateway: Gateway) -> list[tuple[str, str]]:
+    """The RetryFunction's calls to DeliveryStateTable from now on: (operation, key kind)."""
+    calls: list[tuple[str, str]] = []
+    table = gateway.refs["DeliveryStateTable"]
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if params.get("TableName") == table:
+            calls.append((model.name, params["Key"]["pk"]["S"].split("#")[0] + "#"))
+        elif table in params.get("RequestItems", {}):
+            keys = params["RequestItems"][table].get("Keys", [{"pk": {"S": "put#"}}])
+            calls.append((model.name, keys[0]["pk"]["S"].split("#")[0] + "#"))
+
+    context = gateway.context("RetryFunction")
+    context.boto3_session.events.register("provide-client-params.dynamodb", record)
+    return calls
 
 
 def opt_out_choices(rr: RichRelevanceSandbox, user_id: str) -> list[bool]:
@@ -72,3 +90,26 @@ def test_a_content_replay_leaves_out_the_items_a_later_write_overtook(
     sent = [json.loads(r.body) for r in rr_sandbox.received if r.path == CONTENT_PREFIX]
     # The later write of item 1, then the replay with item 2 only: item 1 keeps its new name.
     assert [[i["name"] for i in body] for body in sent] == [["new one"], ["old two"]]
+
+
+def test_a_batch_reads_the_ordering_state_of_all_its_envelopes_at_once(
+    gateway: Gateway, rr_sandbox: RichRelevanceSandbox
+) -> None:
+    rr_sandbox.add_fault(status=503, count=6, path=f"{PROFILE_PREFIX}/optOut")
+    users = [f"u-batch-{n}" for n in range(5)]
+    for user in users:
+        assert opt_out(gateway, user, {"enableOptOut": True})["statusCode"] == 202
+    assert opt_out(gateway, users[0], {"enableOptOut": True})["statusCode"] == 202  # twice
+    assert opt_out(gateway, users[1], {"enableOptOut": False})["statusCode"] == 200  # overtakes
+    calls = delivery_state_calls(gateway)
+    gateway.drain()
+
+    # One ordering read for the batch, none per envelope; one circuit read for the batch's
+    # threads; what was read still decides each replay.
+    assert calls.count(("BatchGetItem", "order#")) == 1
+    assert ("GetItem", "order#") not in calls
+    assert calls.count(("GetItem", "circuit#")) == 1
+    assert opt_out_choices(rr_sandbox, users[1]) == [False]  # the queued `true` superseded
+    assert opt_out_choices(rr_sandbox, users[0]) == [True]  # once per envelope, both replayed
+    for user in users[2:]:
+        assert opt_out_choices(rr_sandbox, user) == [True]

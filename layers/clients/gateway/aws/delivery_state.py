@@ -54,7 +54,9 @@ class DeliveryState:
     def __init__(self, context: Context) -> None:
         self._context = context
         self._lock = threading.Lock()
+        self._circuit_read = threading.Lock()  # one circuit read at a time per process
         self._circuits: dict[str, tuple[float, Circuit]] = {}
+        self._prefetched: dict[str, int] = {}  # ordering record -> sequence (0: none)
 
     @property
     def enabled(self) -> bool:
@@ -120,23 +122,45 @@ class DeliveryState:
             else:
                 raise RuntimeError("DynamoDB left ordering records unwritten")
 
+    def prefetch(self, wanted: Sequence[tuple[str, Sequence[str]]]) -> None:
+        """Read the last accepted sequence of every (kind, keys) at once (one read per 100
+        keys) for `overtaken` to use: the retry function's whole batch in one call instead of
+        one per envelope. Kept until `forget_prefetched` (the end of the invocation)."""
+        order_keys = list(dict.fromkeys(_order_key(k, key) for k, keys in wanted for key in keys))
+        found = self._read(order_keys)
+        with self._lock:
+            self._prefetched = {key: found.get(key, 0) for key in order_keys}
+
+    def forget_prefetched(self) -> None:
+        with self._lock:
+            self._prefetched = {}
+
     def overtaken(self, kind: str, keys: Sequence[str], sequence: int) -> set[str]:
-        """The keys whose last accepted write came after `sequence` (one read per 100 keys)."""
-        unique = list(dict.fromkeys(keys))
+        """The keys whose last accepted write came after `sequence`: from the prefetched
+        sequences when they cover every key, else read (one read per 100 keys)."""
+        order_keys = {key: _order_key(kind, key) for key in dict.fromkeys(keys)}
+        with self._lock:
+            known = self._prefetched
+        if all(k in known for k in order_keys.values()):
+            found = known
+        else:
+            found = self._read(list(order_keys.values()))
+        return {key for key, k in order_keys.items() if found.get(k, 0) > sequence}
+
+    def _read(self, order_keys: list[str]) -> dict[str, int]:
+        """The stored sequence of each ordering record that exists (consistent reads)."""
         found: dict[str, int] = {}
-        for start in range(0, len(unique), BATCH_GET_LIMIT):
-            batch = unique[start : start + BATCH_GET_LIMIT]
+        for start in range(0, len(order_keys), BATCH_GET_LIMIT):
+            batch = order_keys[start : start + BATCH_GET_LIMIT]
             if len(batch) == 1:
                 item = self._dynamodb.get_item(
-                    TableName=self._table,
-                    Key={"pk": {"S": _order_key(kind, batch[0])}},
-                    ConsistentRead=True,
+                    TableName=self._table, Key={"pk": {"S": batch[0]}}, ConsistentRead=True
                 ).get("Item")
                 items = [item] if item else []
             else:
                 request: Any = {
                     self._table: {
-                        "Keys": [{"pk": {"S": _order_key(kind, key)}} for key in batch],
+                        "Keys": [{"pk": {"S": key}} for key in batch],
                         "ConsistentRead": True,
                     }
                 }
@@ -147,37 +171,39 @@ class DeliveryState:
                     request = answer.get("UnprocessedKeys") or None
             for item in items:
                 found[item["pk"]["S"]] = int(item["seq"]["N"])
-        return {key for key in unique if found.get(_order_key(kind, key), 0) > sequence}
+        return found
 
     # --- the per-vendor circuit -----------------------------------------------------------------
 
     def circuit(self, vendor: str) -> Circuit:
         """The vendor's circuit as last read: at most one read a second per process, so a
-        replay costs no AWS call of its own for it."""
-        now = time.monotonic()
-        with self._lock:
-            cached = self._circuits.get(vendor)
+        replay costs no AWS call of its own for it. The threads of a batch that find it stale
+        together wait for one read instead of each making its own."""
+        with self._circuit_read:
+            now = time.monotonic()
+            with self._lock:
+                cached = self._circuits.get(vendor)
             if cached is not None and now - cached[0] < CIRCUIT_READ_INTERVAL_SECONDS:
                 return cached[1]
-        try:
-            item = (
-                self._dynamodb.get_item(
-                    TableName=self._table,
-                    Key={"pk": {"S": f"circuit#{vendor}"}},
-                    ConsistentRead=True,
-                ).get("Item")
-                or {}
+            try:
+                item = (
+                    self._dynamodb.get_item(
+                        TableName=self._table,
+                        Key={"pk": {"S": f"circuit#{vendor}"}},
+                        ConsistentRead=True,
+                    ).get("Item")
+                    or {}
+                )
+            except (BotoCoreError, ClientError) as exc:  # no state: behave as closed
+                logger.warning("circuit state unreadable", extra={"error_type": type(exc).__name__})
+                item = {}
+            state = Circuit(
+                open_until=float(item["openUntil"]["N"]) if "openUntil" in item else 0.0,
+                failures=int(item["failures"]["N"]) if "failures" in item else 0,
             )
-        except (BotoCoreError, ClientError) as exc:  # no state: behave as closed
-            logger.warning("circuit state unreadable", extra={"error_type": type(exc).__name__})
-            item = {}
-        state = Circuit(
-            open_until=float(item["openUntil"]["N"]) if "openUntil" in item else 0.0,
-            failures=int(item["failures"]["N"]) if "failures" in item else 0,
-        )
-        with self._lock:
-            self._circuits[vendor] = (now, state)
-        return state
+            with self._lock:
+                self._circuits[vendor] = (now, state)
+            return state
 
     def claim_probe(self, vendor: str, seen: Circuit, *, open_seconds: float) -> bool:
         """After the open period, one replay (of all concurrent invocations) probes the vendor:

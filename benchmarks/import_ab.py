@@ -2,7 +2,7 @@
 cold-start fix in the gateway's own code saves, measured apart from everything else a cold start
 costs. A process imports the required stack (not timed), then the handler (timed); pairs of
 processes, one per commit, alternate; the figure is the median of the pairs' differences.
-Writes benchmarks/results/fixes.md (REPORT.md includes it).
+Writes benchmarks/results/fix-cold-imports.md (REPORT.md includes it).
 
     PYTHONPATH=.:layers/clients .venv/bin/python -m benchmarks.import_ab --before REV [--pairs 30]
 """
@@ -72,6 +72,8 @@ def main() -> None:
             subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=ROOT)
     text = "\n".join(
         [
+            "### Cold start: request and envelope models built when first used",
+            "",
             f"Handler import in the Lambda-like venv, `{rev}` against this tree "
             f"({args.pairs} alternating pairs per function; `python -m benchmarks.import_ab`):",
             "",
@@ -80,7 +82,7 @@ def main() -> None:
             *rows,
         ]
     )
-    (HERE / "results" / "fixes.md").write_text(text + "\n")
+    (HERE / "results" / "fix-cold-imports.md").write_text(text + "\n")
     print(text)
 
 

@@ -174,16 +174,20 @@ def write_report(run: dict[str, Any], baseline: dict[str, Any] | None, path: Pat
             "(benchmarks/safety.py). The retry function reads the circuit at most once a second",
             "per process, so a warm replay inside that second makes no such read.",
             "",
-            "| kind | path | AWS calls | of them ordering / circuit | calls without the table |",
+            "| kind | path | AWS calls | of them ordering / circuit (per envelope) "
+            "| calls without the table (per envelope) |",
             "|---|---|---|---:|---:|",
         ]
         for c in run["safety"]:
             ok = c["state_calls"] <= (
                 1 if c["kind"].startswith(("rr.opt_out", "rr.content")) else 0
             )
+            calls = ", ".join(c["aws_calls"]) or "-"
+            if "batch" in c["path"]:
+                calls = f"{len(c['aws_calls'])} for the batch"
             lines.append(
-                f"| {c['kind']} | {c['path']} | {', '.join(c['aws_calls']) or '-'} "
-                f"| {c['state_calls']}{_mark(ok)} | {c['aws_calls_without']} |"
+                f"| {c['kind']} | {c['path']} | {calls} "
+                f"| {c['state_calls']:g}{_mark(ok)} | {c['aws_calls_without']:g} |"
             )
     if run.get("td_js_sdk"):
         lines += [
@@ -197,9 +201,11 @@ def write_report(run: dict[str, Any], baseline: dict[str, Any] | None, path: Pat
         ]
     if baseline:
         lines += ["", *before_after(baseline, run)]
-    fixes = path.parent / "results" / "fixes.md"
-    if fixes.exists():  # benchmarks.import_ab: the cold-start fixes in the gateway's own code
-        lines += ["", "## Cold-start fixes, before / after", "", fixes.read_text()]
+    fixes = sorted((path.parent / "results").glob("fix-*.md"))
+    if fixes:  # each fix's before/after, measured when it was made (benchmarks.import_ab, ...)
+        lines += ["", "## Fixes, before / after"]
+        for fix in fixes:
+            lines += ["", fix.read_text()]
     comparison = path.parent / "results" / "comparison.md"
     if comparison.exists():  # make bench-compare's last comparison of two commits
         lines += ["", "## Before / after, two commits side by side", "", comparison.read_text()]

@@ -72,3 +72,4 @@ def test_quick_benchmark_run_measures_every_function(tmp_path: Path) -> None:
     assert state[("rr.content (PATCH)", "first attempt")] == 1
     assert state[("td.postback", "first attempt")] == 0
     assert state[("td.postback", "replay")] == 0
+    assert state[("rr.opt_out", "replay, batch of 10")] == pytest.approx(0.1)  # one read a batch

@@ -200,7 +200,13 @@ def _sqs_receive_ms(lengths: list[int]) -> dict[str, float]:
 
 
 def measure(
-    backing: Backing, log_path: Path, *, envelopes: int, pollers: int, latency_ms: int
+    backing: Backing,
+    log_path: Path,
+    *,
+    envelopes: int,
+    pollers: int,
+    latency_ms: int,
+    receive_lengths: list[int] = RECEIVE_QUEUE_LENGTHS,
 ) -> Drain:
     fn = backing.template.function("RetryFunction")
     [source] = fn.sqs_sources
@@ -216,5 +222,5 @@ def measure(
         "FLOOR_HEADERS": json.dumps(sample.replay_headers()),
     }
     floor, _ = _run(backing, WorkerSpec(FLOOR, floor_env, log_path), bodies, **sizes)
-    receive = _sqs_receive_ms(RECEIVE_QUEUE_LENGTHS)
+    receive = _sqs_receive_ms(receive_lengths)
     return Drain(envelopes, batch_size, pollers, latency_ms, gateway, floor, receive)

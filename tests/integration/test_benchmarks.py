@@ -42,7 +42,7 @@ def test_quick_benchmark_run_measures_every_function(tmp_path: Path) -> None:
         assert (run["delivered"], run["duplicates"]) == (drain["envelopes"], 0), run
     # A batch's items went out concurrently (all of them at once: test_retry_function).
     assert drain["gateway"]["peak_in_flight"] > drain["pollers"]
-    assert set(drain["sqs_receive_ms"]) == {"10", "1000", "2000"}
+    assert set(drain["sqs_receive_ms"]) == {"10", "100"}  # the quick run's queue lengths
     assert results["layer"]["mib"] > 0
     assert (tmp_path / "report.png").stat().st_size > 0
     assert "## 3. Retry drain" in (tmp_path / "REPORT.md").read_text()

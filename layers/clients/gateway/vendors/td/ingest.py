@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from gateway.core.envelope import Kind, WriteRequest
+from gateway.core.envelope import Kind
 from gateway.core.outcome import VendorResponse
 from gateway.vendors.http_session import raise_for_vendor_status
-from gateway.vendors.td.names import check_name
 from gateway.vendors.td.postback import (
     VENDOR,
+    TdWriteRequest,
     check_stamped_size,
     stamp_time,
     too_old,
@@ -31,25 +31,12 @@ MEDIA_TYPE = "application/vnd.treasuredata.v1+json"
 MAX_EVENTS = 500  # TD's limit per call
 
 
-class IngestRequest(WriteRequest):
+class IngestRequest(TdWriteRequest):
     """All events of one SDK request: one call, one envelope, delivered or retried together."""
 
     kind: ClassVar[Kind] = "td.ingest"
-    vendor: ClassVar[str] = VENDOR
 
-    database: str
-    table: str
     events: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_EVENTS)
-
-    @field_validator("database")
-    @classmethod
-    def _database(cls, value: str) -> str:
-        return check_name(value, what="database")
-
-    @field_validator("table")
-    @classmethod
-    def _table(cls, value: str) -> str:
-        return check_name(value, what="table")
 
     def on_acceptance(self, context: Context, sequence: int) -> IngestRequest:
         # `time`: the field the SDK itself reads a record's time from.

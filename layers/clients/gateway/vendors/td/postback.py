@@ -71,13 +71,13 @@ def too_old(record: dict[str, Any], at: float) -> str | None:
     return None
 
 
-class PostbackRequest(WriteRequest):
-    kind: ClassVar[Kind] = "td.postback"
+class TdWriteRequest(WriteRequest):
+    """A write into one TD table, its names held to TD's rule (both TD write APIs)."""
+
     vendor: ClassVar[str] = VENDOR
 
     database: str
     table: str
-    record: dict[str, Any]
 
     @field_validator("database")
     @classmethod
@@ -88,6 +88,12 @@ class PostbackRequest(WriteRequest):
     @classmethod
     def _table(cls, value: str) -> str:
         return check_name(value, what="table")
+
+
+class PostbackRequest(TdWriteRequest):
+    kind: ClassVar[Kind] = "td.postback"
+
+    record: dict[str, Any]
 
     @field_validator("record", mode="before")
     @classmethod

@@ -64,11 +64,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2, help="runs of each side, alternating")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: check it runs")
     args = parser.parse_args()
-    before_rev = _short(args.before)
-    after_rev = _short(args.after) if args.after else None
+    before_rev = short_rev(args.before)
+    after_rev = short_rev(args.after) if args.after else None
     with tempfile.TemporaryDirectory() as tmp:
-        trees = {"before": _worktree(before_rev, Path(tmp) / "before")}
-        trees["after"] = _worktree(after_rev, Path(tmp) / "after") if after_rev else ROOT
+        trees = {"before": add_worktree(before_rev, Path(tmp) / "before")}
+        trees["after"] = add_worktree(after_rev, Path(tmp) / "after") if after_rev else ROOT
         try:
             runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
             for i in range(args.runs):
@@ -101,13 +101,13 @@ def comparison(old: dict[str, Any], new: dict[str, Any], runs: int, quick: bool)
     ]
 
 
-def _short(rev: str) -> str:
+def short_rev(rev: str) -> str:
     return subprocess.run(
         ["git", "rev-parse", "--short", rev], cwd=ROOT, check=True, capture_output=True, text=True
     ).stdout.strip()
 
 
-def _worktree(rev: str, path: Path) -> Path:
+def add_worktree(rev: str, path: Path) -> Path:
     subprocess.run(["git", "worktree", "add", "--detach", str(path), rev], cwd=ROOT, check=True)
     return path
 

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks import lambda_venv
-from benchmarks.compare import HERE, ROOT, _short, _worktree
+from benchmarks.compare import HERE, ROOT, add_worktree, short_rev
 from benchmarks.stats import median
 from devserver.template import Template
 
@@ -49,10 +49,10 @@ def main() -> None:
     parser.add_argument("--before", required=True)
     parser.add_argument("--pairs", type=int, default=30)
     args = parser.parse_args()
-    rev = _short(args.before)
+    rev = short_rev(args.before)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        before = _worktree(rev, Path(tmp) / "before")
+        before = add_worktree(rev, Path(tmp) / "before")
         try:
             for fn in Template().functions():
                 for tree in (before, ROOT):  # compile .pyc files once, as a package ships

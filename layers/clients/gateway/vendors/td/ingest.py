@@ -8,18 +8,16 @@ and drops the records later: the reason the Postback API is the default (docs/td
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
 from gateway.core.envelope import Kind
 from gateway.core.outcome import VendorResponse
-from gateway.vendors.http_session import raise_for_vendor_status
 from gateway.vendors.td.postback import (
-    VENDOR,
     TdWriteRequest,
     check_stamped_size,
+    compact_json,
     stamp_time,
     too_old,
 )
@@ -42,32 +40,23 @@ class IngestRequest(TdWriteRequest):
         # `time`: the field the SDK itself reads a record's time from.
         events = [stamp_time(event, "time") for event in self.events]
         for event in events:
-            check_stamped_size(_json(event))
+            check_stamped_size(compact_json(event))
         return self.model_copy(update={"events": events})
 
     def expired(self, now: float) -> str | None:
         return next((reason for e in self.events if (reason := too_old(e, now))), None)
 
     def body(self) -> bytes:
-        return _json({"events": self.events})
+        return compact_json({"events": self.events})
 
     def send(self, context: Context, *, fresh_credentials: bool = False) -> VendorResponse:
-        url = f"{context.settings.td_ingest_base}/{self.database}/{self.table}"
-        secret = context.secrets.treasure_data(fresh=fresh_credentials)
-        response = context.http.send(
-            "POST",
-            url,
-            vendor=VENDOR,
-            headers={
-                "Authorization": f"TD1 {secret.write_key.get_secret_value()}",
+        return self._post(
+            context,
+            f"{context.settings.td_ingest_base}/{self.database}/{self.table}",
+            lambda key: {
+                "Authorization": f"TD1 {key}",
                 "Content-Type": MEDIA_TYPE,
                 "Accept": MEDIA_TYPE,
             },
-            data=self.body(),
+            fresh_credentials=fresh_credentials,
         )
-        raise_for_vendor_status(response, vendor=VENDOR)
-        return VendorResponse.of(response)
-
-
-def _json(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()

@@ -17,7 +17,12 @@ from gateway.core.json_body import parse_json_object
 from gateway.core.outcome import Outcome, Queued, VendorResponse
 from gateway.delivery import policy
 from gateway.vendors.td.ingest import IngestRequest
-from gateway.vendors.td.postback import MAX_RECORD_BYTES, PostbackRequest, check_allowed
+from gateway.vendors.td.postback import (
+    MAX_RECORD_BYTES,
+    PostbackRequest,
+    check_allowed,
+    compact_json,
+)
 
 if TYPE_CHECKING:
     from gateway.context import Context
@@ -64,7 +69,7 @@ def parse_events(raw: bytes) -> list[dict[str, Any]]:
                 code="EVENT_NOT_OBJECT",
                 errors=[{"pointer": f"/events/{index}", "detail": "must be a JSON object"}],
             )
-        size = len(json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode())
+        size = len(compact_json(event))
         if size > MAX_RECORD_BYTES:
             raise PayloadTooLarge(
                 f"event {index} is {size} bytes; at most {MAX_RECORD_BYTES} are accepted",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import field_validator
@@ -40,6 +41,11 @@ def check_allowed(context: Context, database: str, table: str) -> None:
         patterns=context.settings.postback_destinations,
         setting="POSTBACK_DESTINATIONS",
     )
+
+
+def compact_json(value: Any) -> bytes:
+    """JSON as TD receives it: no spaces, UTF-8 as is."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def stamp_time(record: dict[str, Any], field: str) -> dict[str, Any]:
@@ -89,6 +95,29 @@ class TdWriteRequest(WriteRequest):
     def _table(cls, value: str) -> str:
         return check_name(value, what="table")
 
+    def _post(
+        self,
+        context: Context,
+        url: str,
+        headers: Callable[[str], dict[str, str]],
+        *,
+        fresh_credentials: bool,
+    ) -> VendorResponse:
+        """One call to TD with the gateway's write key, in the headers `headers(key)` gives."""
+        secret = context.secrets.treasure_data(fresh=fresh_credentials)
+        response = context.http.send(
+            "POST",
+            url,
+            vendor=VENDOR,
+            headers=headers(secret.write_key.get_secret_value()),
+            data=self.body(),
+        )
+        raise_for_vendor_status(response, vendor=VENDOR)
+        return VendorResponse.of(response)
+
+    def body(self) -> bytes:
+        raise NotImplementedError
+
 
 class PostbackRequest(TdWriteRequest):
     kind: ClassVar[Kind] = "td.postback"
@@ -129,7 +158,7 @@ class PostbackRequest(TdWriteRequest):
 
     def body(self) -> bytes:
         """The record as TD receives it."""
-        return json.dumps(self.record, separators=(",", ":"), ensure_ascii=False).encode()
+        return compact_json(self.record)
 
     def expired(self, now: float) -> str | None:
         return too_old(self.record, now)
@@ -145,17 +174,9 @@ class PostbackRequest(TdWriteRequest):
                 "unless you watch TD's import errors yourself.",
                 extra={"td_postback_endpoint": base},
             )
-        url = f"{base}/postback/v3/event/{self.database}/{self.table}"
-        secret = context.secrets.treasure_data(fresh=fresh_credentials)
-        response = context.http.send(
-            "POST",
-            url,
-            vendor=VENDOR,
-            headers={
-                "X-TD-Write-Key": secret.write_key.get_secret_value(),
-                "Content-Type": "application/json",
-            },
-            data=self.body(),
+        return self._post(
+            context,
+            f"{base}/postback/v3/event/{self.database}/{self.table}",
+            lambda key: {"X-TD-Write-Key": key, "Content-Type": "application/json"},
+            fresh_credentials=fresh_credentials,
         )
-        raise_for_vendor_status(response, vendor=VENDOR)
-        return VendorResponse.of(response)

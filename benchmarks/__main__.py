@@ -21,6 +21,7 @@ from benchmarks import (
     safety,
     td_js_sdk,
     warm_latency,
+    work,
 )
 from benchmarks.backing import backing
 from benchmarks.report import write_chart, write_report
@@ -78,7 +79,7 @@ def main() -> None:
         results["warm"] = [
             asdict(warm_latency.measure(stack, fn, sizes["calls"], example))
             for fn in stack.http_functions()
-            for example in warm_latency.examples(stack, fn)
+            for example in work.examples(stack, fn)
         ]
         print("cost of safety ...", flush=True)
         results["safety"] = [asdict(c) for c in safety.measure(stack)]

@@ -44,11 +44,6 @@ class RouteLatency:
         return self.handler_p99_ms - self.direct_p99_ms
 
 
-def examples(backing: Backing, fn: Function) -> list[str]:
-    """The events a route's warm latency is measured with."""
-    return work.examples(backing, fn)
-
-
 def measure(backing: Backing, fn: Function, calls: int, example: str | None = None) -> RouteLatency:
     sandbox = backing.sandbox_for(fn)
     with work.handler(backing, fn, example) as h:

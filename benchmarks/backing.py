@@ -58,7 +58,9 @@ def backing(state_dir: Path) -> Iterator[Backing]:
         sandbox_ports={spec.name: 0 for spec in SANDBOXES},
         state_dir=state_dir,
         quiet=True,
-        overrides={"POWERTOOLS_METRICS_DISABLED": "1"},
+        # Metrics stay on, as in Lambda: every invocation flushes its EMF line (to the
+        # worker's log, or to /dev/null in-process). Turned off, Powertools never clears the
+        # metric set and formats every value kept so far on each add_metric.
     )
     template = Template()
     saved = dict(os.environ)

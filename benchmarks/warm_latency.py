@@ -2,7 +2,11 @@
 what the handler sent in one call: its vendor requests to the loopback sandbox (a pooled
 `requests` session) and its AWS calls to moto (a plain boto3 client). A Rokt cache hit sends
 no vendor request, only a DynamoDB GetItem: its direct call is that GetItem. Connections the
-sandbox accepted during the timed handler calls show connection reuse."""
+sandbox accepted during the timed handler calls show connection reuse.
+
+The warm work floor (benchmarks.work_floor.invocation) makes the same direct call inside the
+required stack's per-invocation work (Powertools' resolver, Logger, EMF metrics): handler minus
+floor is the gateway's own code, floor minus direct the required stack's share."""
 
 from __future__ import annotations
 
@@ -14,8 +18,10 @@ from urllib.parse import urlsplit
 
 from benchmarks import work
 from benchmarks.backing import Backing
+from benchmarks.probe import fresh
 from benchmarks.stats import percentile, quiet_stdout
-from benchmarks.work_floor import replay
+from benchmarks.work_floor import invocation, replay
+from devserver.lambda_context import LambdaContext
 from devserver.template import Function
 
 WARMUP = 20
@@ -31,6 +37,8 @@ class RouteLatency:
     handler_p99_ms: float
     direct_p50_ms: float
     direct_p99_ms: float
+    floor_p50_ms: float
+    floor_p99_ms: float
     new_connections: int | None  # None: the handler sent nothing to the sandbox
     calls: int
     sent: list[str] = field(default_factory=list)  # what one handler call sent, replayed direct
@@ -43,6 +51,11 @@ class RouteLatency:
     def added_p99_ms(self) -> float:
         return self.handler_p99_ms - self.direct_p99_ms
 
+    @property
+    def own_p50_ms(self) -> float:
+        """The gateway's own code: handler over the warm work floor."""
+        return self.handler_p50_ms - self.floor_p50_ms
+
 
 def measure(backing: Backing, fn: Function, calls: int, example: str | None = None) -> RouteLatency:
     sandbox = backing.sandbox_for(fn)
@@ -50,17 +63,30 @@ def measure(backing: Backing, fn: Function, calls: int, example: str | None = No
         for _ in range(WARMUP):
             sent, answer = h.sent()  # what the last warm call put on the wire
         direct = replay(sent)
+        floor_handler = invocation(h.event["routeKey"], answer, h.metrics, direct)
+        context = LambdaContext(function_name="WorkFloor", timeout_seconds=fn.timeout)
+
+        def floor() -> None:
+            floor_handler(fresh(h.event), context)
+
+        with quiet_stdout():
+            floor_answer = floor_handler(fresh(h.event), context)
+        if floor_answer["statusCode"] != answer["statusCode"]:  # a floor that missed its route
+            raise RuntimeError(f"work floor answered {floor_answer['statusCode']}: {fn.logical_id}")
         with quiet_stdout():
             for _ in range(WARMUP):
                 direct()
-            # Interleaved, so that both see the same machine at the same moment.
+                floor()
+            # Interleaved, so that all three see the same machine at the same moment.
             handler_ms: list[float] = []
+            floor_ms: list[float] = []
             direct_ms: list[float] = []
             new_connections = 0
             for _ in range(calls):
                 before = sandbox.connections
                 handler_ms.append(_timed(h.invoke))
                 new_connections += sandbox.connections - before
+                floor_ms.append(_timed(floor))
                 direct_ms.append(_timed(direct))
     name, event = backing.example(fn, example)
     http = [c for c in sent if "http" in c]
@@ -73,6 +99,8 @@ def measure(backing: Backing, fn: Function, calls: int, example: str | None = No
         percentile(handler_ms, 99),
         percentile(direct_ms, 50),
         percentile(direct_ms, 99),
+        percentile(floor_ms, 50),
+        percentile(floor_ms, 99),
         new_connections if http else None,
         calls,
         [f"{c['aws']} {c['operation']}" for c in sent if "aws" in c]

@@ -12,7 +12,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,9 @@ class Handler:
     recorder: Recorder
     fn: Function
     backing: Backing
+    event: dict[str, Any]
+    # The EMF metrics (name, unit) the last recorded invocation emitted.
+    metrics: list[tuple[str, str]] = field(default_factory=list)
 
     def sent(self) -> tuple[list[Call], dict[str, Any]]:
         """Invoke once with the recorder on: its calls (AWS calls first) and its answer."""
@@ -65,11 +68,22 @@ class Handler:
         first = len(sandbox.requests)
         self.recorder.calls.clear()
         self.recorder.on = True
+        self.metrics = []
+        # Imported by the handler, after its environment was set (Metrics reads its namespace).
+        observability = importlib.import_module("gateway.core.observability")
+        add_metric = observability.metrics.add_metric
+
+        def counted(name: str, unit: Any, value: float, *args: Any, **kwargs: Any) -> None:
+            self.metrics.append((name, str(getattr(unit, "value", unit))))
+            add_metric(name, unit, value, *args, **kwargs)
+
+        observability.metrics.add_metric = counted
         try:
             with quiet_stdout():
                 answer = self.invoke()
         finally:
             self.recorder.on = False
+            del observability.metrics.add_metric  # the class's method again
         http: list[Call] = [
             {
                 "http": r.method,
@@ -116,7 +130,7 @@ def handler(
         return response
 
     try:
-        yield Handler(invoke, recorder, fn, backing)
+        yield Handler(invoke, recorder, fn, backing, event)
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -32,7 +32,7 @@ import botocore.exceptions
 import pydantic
 import requests
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver  # noqa: F401
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 Call = dict[str, Any]  # {"aws": service, "operation", "params"} or {"http": method, "url", ...}
 
@@ -73,6 +73,46 @@ def replay(calls: list[Call], session: Any = None, http: Any = None) -> Callable
             step()
 
     return direct
+
+
+def invocation(
+    route_key: str,
+    answer: dict[str, Any],
+    emitted: list[tuple[str, str]],
+    direct: Callable[[], None],
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The warm work floor of an HTTP function: the required stack's per-invocation work with
+    no gateway code. Powertools' HTTP resolver routes the event to one route that makes the
+    direct call, emits the metrics the handler emitted (EMF, flushed per invocation) and
+    answers what the handler answered; Logger takes the Lambda context and the correlation id
+    from the request id, and Tracer captures the invocation unless tracing is off, as every
+    function's entry point does."""
+    from aws_lambda_powertools.event_handler import Response
+    from aws_lambda_powertools.logging import correlation_paths
+
+    method, _, path = route_key.partition(" ")
+    app = APIGatewayHttpResolver()
+    logger, metrics = Logger(), Metrics()
+
+    def route(**_: str) -> Response[str]:
+        direct()
+        for name, unit in emitted:
+            metrics.add_metric(name=name, unit=unit, value=1)
+        return Response(
+            status_code=answer["statusCode"],
+            content_type=answer.get("headers", {}).get("Content-Type"),
+            body=answer.get("body", ""),
+        )
+
+    app.route(path.replace("{", "<").replace("}", ">"), method=method)(route)
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() not in ("1", "true"):
+        handler = Tracer().capture_lambda_handler(handler, capture_response=False)
+    return metrics.log_metrics(handler, capture_cold_start_metric=True)
 
 
 def _http_session() -> requests.Session:

@@ -32,6 +32,7 @@ def test_quick_benchmark_run_measures_every_function(tmp_path: Path) -> None:
     for warm in results["warm"]:
         assert 200 <= warm["status"] < 300, warm
         assert warm["new_connections"] in (0, None), warm  # connections reused
+        assert warm["floor_p50_ms"] > 0, warm  # the warm work floor answered as the handler did
     # Each measured call is replayed direct: Rokt's cache hit is a DynamoDB read, not a call.
     sent = {w["example"]: w["sent"] for w in results["warm"]}
     assert sent["rokt-experiences-accepted.json"] == ["dynamodb GetItem"]

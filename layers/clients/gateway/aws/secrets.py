@@ -49,6 +49,9 @@ class SecretStore:
     def __init__(self, context: Context) -> None:
         self._context = context
         self._last_good: dict[str, _Secret] = {}
+        # Each secret's last raw value and its model: Powertools' cache hands back the same
+        # object until its TTL runs out, which is not validated again on every call.
+        self._validated: dict[tuple[str, type[_Secret]], tuple[object, _Secret]] = {}
 
     @cached_property
     def _provider(self) -> parameters.SecretsProvider:
@@ -89,6 +92,9 @@ class SecretStore:
             raise ConfigurationError(
                 f"{setting} could not be read from Secrets Manager", code="SECRET_UNAVAILABLE"
             ) from exc
+        validated = self._validated.get((secret_id, model))
+        if validated is not None and validated[0] is raw:
+            return validated[1]  # type: ignore[return-value]
         try:
             value = model.model_validate(raw)
         except ValidationError as exc:
@@ -98,6 +104,7 @@ class SecretStore:
                 code="SECRET_INVALID",
             ) from None
         self._last_good[secret_id] = value
+        self._validated[(secret_id, model)] = (raw, value)
         return value
 
     def treasure_data(self, *, fresh: bool = False) -> TreasureDataSecret:

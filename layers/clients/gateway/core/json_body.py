@@ -77,9 +77,30 @@ def _escape(part: str | int) -> str:
     return str(part).replace("~", "~0").replace("/", "~1")
 
 
+def _refused_inside(value: Any) -> bool:
+    """Whether the document holds a refused number or nests beyond MAX_DEPTH: the walk every
+    accepted body pays, so it builds no pointers (only containers and refusals are looked at)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        for child in node.values() if type(node) is dict else node:
+            kind = type(child)
+            if kind is dict or kind is list:
+                stack.append((child, depth + 1))
+            elif kind is _Refused:
+                return True
+    return False
+
+
 def _check(value: Any) -> None:
-    """Walk the document (iteratively: depth is what is being checked) for refused numbers and
-    nesting beyond MAX_DEPTH; raise at the first, with its JSON pointer."""
+    """Raise at the first refused number or nesting beyond MAX_DEPTH, with its JSON pointer.
+    The walk is iterative: depth is what is being checked."""
+    if isinstance(value, _Refused):
+        raise _invalid(value.why, pointer="/")
+    if not isinstance(value, dict | list) or not _refused_inside(value):
+        return
     stack: list[tuple[Any, str, int]] = [(value, "", 1)]
     while stack:
         node, pointer, depth = stack.pop()

@@ -171,18 +171,19 @@ def _once_per_key(
     scope: str,
     key: str | None,
     caller: str | None,
-    payload: Any,
+    payload: Callable[[], Any],
     deliver: Callable[[], Outcome],
 ) -> Outcome:
     """`deliver()`, or with an `Idempotency-Key` the first answer to the same key: the key is
-    the caller's own where the caller has an identity (one caller never meets another's)."""
+    the caller's own where the caller has an identity (one caller never meets another's).
+    `payload()` is what a repeat of the key must match (dumped only when there is a key)."""
     if key is None:
         return deliver()
     scoped = key if caller is None else f"{caller} {key}"
     from gateway.aws.idempotency import InProgress
 
     try:
-        return context.idempotency.once(f"key:{scope}", scoped, payload, deliver)
+        return context.idempotency.once(f"key:{scope}", scoped, payload(), deliver)
     except InProgress:
         raise IdempotencyKeyInUse(
             "a request with this Idempotency-Key is still in progress; retry it shortly",
@@ -205,7 +206,7 @@ def submit(
         request.kind,
         idempotency_key,
         caller,
-        request.model_dump(mode="json"),
+        lambda: request.model_dump(mode="json"),
         lambda: _first_attempt(context, request, inline_retry_delay=inline_retry_delay),
     )
 
@@ -255,7 +256,9 @@ def submit_chunks(
             fates.append((chunk, Fate("accepted", response=outcome)))
         return summarize(fates)
 
-    payload = [chunk.model_dump(mode="json") for chunk in chunks]
+    def payload() -> list[Any]:
+        return [chunk.model_dump(mode="json") for chunk in chunks]
+
     return _once_per_key(context, chunks[0].kind, idempotency_key, caller, payload, deliver)
 
 

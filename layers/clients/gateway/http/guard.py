@@ -4,6 +4,7 @@ the body's media type (docs/security.md)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.event_handler import Response
@@ -30,12 +31,16 @@ def is_json_media_type(content_type: str | None) -> bool:
     return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
+@lru_cache(maxsize=8)
+def _origins(setting: str) -> frozenset[str]:
+    return frozenset(split_list(setting))  # split once per process, not on every request
+
+
 def edge_checks(context: Callable[[], Context]) -> Middleware:
     def check(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[str]:
         headers = app.current_event.headers
         origin = headers.get("origin")
-        allowed = split_list(context().settings.allowed_origins)
-        if origin is not None and origin not in allowed:
+        if origin is not None and origin not in _origins(context().settings.allowed_origins):
             raise OriginNotAllowed(f"origin {origin[:200]!r} may not call this API")
         body_bearing = app.current_event.http_method in ("POST", "PUT", "PATCH")
         if body_bearing and not is_json_media_type(headers.get("content-type")):

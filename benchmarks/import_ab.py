@@ -5,6 +5,9 @@ processes, one per commit, alternate; the figure is the median of the pairs' dif
 Writes benchmarks/results/fix-cold-imports.md (REPORT.md includes it).
 
     PYTHONPATH=.:layers/clients .venv/bin/python -m benchmarks.import_ab --before REV [--pairs 30]
+
+With `--after REV` the later side is that commit instead of this tree, and the table goes to
+`--out` (for a comparison that is no fix of this tree's, such as the redesign's own).
 """
 
 from __future__ import annotations
@@ -48,19 +51,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--before", required=True)
     parser.add_argument("--pairs", type=int, default=30)
+    parser.add_argument("--after", help="the later commit (default: this tree as it is)")
+    parser.add_argument("--out", default="fix-cold-imports.md", help="file in results/")
+    parser.add_argument(
+        "--title", default="Cold start: request and envelope models built when first used"
+    )
     args = parser.parse_args()
     rev = short_rev(args.before)
+    after_rev = short_rev(args.after) if args.after else None
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         before = add_worktree(rev, Path(tmp) / "before")
+        after = add_worktree(after_rev, Path(tmp) / "after") if after_rev else ROOT
         try:
             for fn in Template().functions():
-                for tree in (before, ROOT):  # compile .pyc files once, as a package ships
+                for tree in (before, after):  # compile .pyc files once, as a package ships
                     handler_import_ms(tree, fn.module, fn.code_uri)
                 pairs = [
                     (
                         handler_import_ms(before, fn.module, fn.code_uri),
-                        handler_import_ms(ROOT, fn.module, fn.code_uri),
+                        handler_import_ms(after, fn.module, fn.code_uri),
                     )
                     for _ in range(args.pairs)
                 ]
@@ -69,12 +79,14 @@ def main() -> None:
                 saved = median([b - a for b, a in pairs])
                 rows.append(f"| {fn.logical_id} | {old:.1f} | {new:.1f} | {saved:+.1f} |")
         finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=ROOT)
+            for tree in {before, after} - {ROOT}:
+                subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT)
     text = "\n".join(
         [
-            "### Cold start: request and envelope models built when first used",
+            f"### {args.title}",
             "",
-            f"Handler import in the Lambda-like venv, `{rev}` against this tree "
+            f"Handler import in the Lambda-like venv, `{rev}` against "
+            f"{f'`{after_rev}`' if after_rev else 'this tree'} "
             f"({args.pairs} alternating pairs per function; `python -m benchmarks.import_ab`):",
             "",
             "| Function | before ms | after ms | saved ms (median of pairs) |",
@@ -82,7 +94,7 @@ def main() -> None:
             *rows,
         ]
     )
-    (HERE / "results" / "fix-cold-imports.md").write_text(text + "\n")
+    (HERE / "results" / args.out).write_text(text + "\n")
     print(text)
 
 

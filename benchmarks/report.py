@@ -225,6 +225,11 @@ def write_report(run: dict[str, Any], baseline: dict[str, Any] | None, path: Pat
     comparison = path.parent / "results" / "comparison.md"
     if comparison.exists():  # make bench-compare's last comparison of two commits
         lines += ["", "## Before / after, two commits side by side", "", comparison.read_text()]
+    paired = sorted((path.parent / "results").glob("redesign-*.md"))
+    if paired:  # benchmarks.import_ab and benchmarks.warm_ab: drift cancelled pair by pair
+        lines += ["", "## The redesign (issue 15), in alternating pairs"]
+        for table in paired:
+            lines += ["", table.read_text()]
     path.write_text("\n".join(lines) + "\n")
 
 

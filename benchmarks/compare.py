@@ -17,6 +17,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +112,26 @@ def short_rev(rev: str) -> str:
 def add_worktree(rev: str, path: Path) -> Path:
     subprocess.run(["git", "worktree", "add", "--detach", str(path), rev], cwd=ROOT, check=True)
     return path
+
+
+@contextmanager
+def two_trees(before: str, after: str | None) -> Iterator[tuple[Path, Path]]:
+    """Worktrees of `before` and `after` (this tree itself when None), removed afterwards."""
+    with tempfile.TemporaryDirectory() as tmp:
+        old = add_worktree(before, Path(tmp) / "before")
+        new = add_worktree(after, Path(tmp) / "after") if after else ROOT
+        try:
+            yield old, new
+        finally:
+            for tree in {old, new} - {ROOT}:
+                subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT)
+
+
+def write_section(out: str, title: str, intro: str, table: list[str]) -> None:
+    """A paired measurement's section of REPORT.md, as benchmarks/results/`out`."""
+    text = "\n".join([f"### {title}", "", intro, "", *table])
+    (HERE / "results" / out).write_text(text + "\n")
+    print(text)
 
 
 if __name__ == "__main__":

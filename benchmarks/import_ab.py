@@ -15,11 +15,10 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import tempfile
 from pathlib import Path
 
 from benchmarks import lambda_venv
-from benchmarks.compare import HERE, ROOT, add_worktree, short_rev
+from benchmarks.compare import short_rev, two_trees, write_section
 from benchmarks.stats import median
 from devserver.template import Template
 
@@ -60,42 +59,33 @@ def main() -> None:
     rev = short_rev(args.before)
     after_rev = short_rev(args.after) if args.after else None
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        before = add_worktree(rev, Path(tmp) / "before")
-        after = add_worktree(after_rev, Path(tmp) / "after") if after_rev else ROOT
-        try:
-            for fn in Template().functions():
-                for tree in (before, after):  # compile .pyc files once, as a package ships
-                    handler_import_ms(tree, fn.module, fn.code_uri)
-                pairs = [
-                    (
-                        handler_import_ms(before, fn.module, fn.code_uri),
-                        handler_import_ms(after, fn.module, fn.code_uri),
-                    )
-                    for _ in range(args.pairs)
-                ]
-                old = median([b for b, _ in pairs])
-                new = median([a for _, a in pairs])
-                saved = median([b - a for b, a in pairs])
-                rows.append(f"| {fn.logical_id} | {old:.1f} | {new:.1f} | {saved:+.1f} |")
-        finally:
-            for tree in {before, after} - {ROOT}:
-                subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT)
-    text = "\n".join(
+    with two_trees(rev, after_rev) as (before, after):
+        for fn in Template().functions():
+            for tree in (before, after):  # compile .pyc files once, as a package ships
+                handler_import_ms(tree, fn.module, fn.code_uri)
+            pairs = [
+                (
+                    handler_import_ms(before, fn.module, fn.code_uri),
+                    handler_import_ms(after, fn.module, fn.code_uri),
+                )
+                for _ in range(args.pairs)
+            ]
+            old = median([b for b, _ in pairs])
+            new = median([a for _, a in pairs])
+            saved = median([b - a for b, a in pairs])
+            rows.append(f"| {fn.logical_id} | {old:.1f} | {new:.1f} | {saved:+.1f} |")
+    write_section(
+        args.out,
+        args.title,
+        f"Handler import in the Lambda-like venv, `{rev}` against "
+        f"{f'`{after_rev}`' if after_rev else 'this tree'} "
+        f"({args.pairs} alternating pairs per function; `python -m benchmarks.import_ab`):",
         [
-            f"### {args.title}",
-            "",
-            f"Handler import in the Lambda-like venv, `{rev}` against "
-            f"{f'`{after_rev}`' if after_rev else 'this tree'} "
-            f"({args.pairs} alternating pairs per function; `python -m benchmarks.import_ab`):",
-            "",
             "| Function | before ms | after ms | saved ms (median of pairs) |",
             "|---|---:|---:|---:|",
             *rows,
-        ]
+        ],
     )
-    (HERE / "results" / args.out).write_text(text + "\n")
-    print(text)
 
 
 if __name__ == "__main__":

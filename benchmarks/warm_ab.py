@@ -16,11 +16,10 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.compare import HERE, ROOT, SAM_SITE, add_worktree, short_rev
+from benchmarks.compare import SAM_SITE, short_rev, two_trees, write_section
 from benchmarks.stats import median
 
 # Runs in the commit's tree: its own backing and warm measurement, one JSON line per route.
@@ -90,30 +89,19 @@ def main() -> None:
     rev = short_rev(args.before)
     after_rev = short_rev(args.after) if args.after else None
     pairs = []
-    with tempfile.TemporaryDirectory() as tmp:
-        before = add_worktree(rev, Path(tmp) / "before")
-        after = add_worktree(after_rev, Path(tmp) / "after") if after_rev else ROOT
-        try:
-            for _ in range(args.rounds):
-                pairs.append((measure(before, args.calls), measure(after, args.calls)))
-        finally:
-            for tree in {before, after} - {ROOT}:
-                subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT)
-    text = "\n".join(
-        [
-            f"### {args.title}",
-            "",
-            f"Every warm route, `{rev}` against {f'`{after_rev}`' if after_rev else 'this tree'}"
-            f": {args.rounds} rounds of alternating processes, each measuring {args.calls} "
-            "interleaved handler and direct calls per route by its own commit's harness, "
-            "Metrics on for both (`python -m benchmarks.warm_ab`). A Rokt cache hit's added "
-            "latency is only comparable where both harnesses recorded its GetItem.",
-            "",
-            *table(pairs),
-        ]
+    with two_trees(rev, after_rev) as (before, after):
+        for _ in range(args.rounds):
+            pairs.append((measure(before, args.calls), measure(after, args.calls)))
+    write_section(
+        args.out,
+        args.title,
+        f"Every warm route, `{rev}` against {f'`{after_rev}`' if after_rev else 'this tree'}: "
+        f"{args.rounds} rounds of alternating processes, each measuring {args.calls} "
+        "interleaved handler and direct calls per route by its own commit's harness, Metrics "
+        "on for both (`python -m benchmarks.warm_ab`). A Rokt cache hit's added latency is "
+        "only comparable where both harnesses recorded its GetItem.",
+        table(pairs),
     )
-    (HERE / "results" / args.out).write_text(text + "\n")
-    print(text)
 
 
 if __name__ == "__main__":

@@ -51,11 +51,6 @@ class RouteLatency:
     def added_p99_ms(self) -> float:
         return self.handler_p99_ms - self.direct_p99_ms
 
-    @property
-    def own_p50_ms(self) -> float:
-        """The gateway's own code: handler over the warm work floor."""
-        return self.handler_p50_ms - self.floor_p50_ms
-
 
 def measure(backing: Backing, fn: Function, calls: int, example: str | None = None) -> RouteLatency:
     sandbox = backing.sandbox_for(fn)
@@ -66,14 +61,12 @@ def measure(backing: Backing, fn: Function, calls: int, example: str | None = No
         floor_handler = invocation(h.event["routeKey"], answer, h.metrics, direct)
         context = LambdaContext(function_name="WorkFloor", timeout_seconds=fn.timeout)
 
-        def floor() -> None:
-            floor_handler(fresh(h.event), context)
+        def floor() -> dict[str, Any]:
+            return floor_handler(fresh(h.event), context)
 
         with quiet_stdout():
-            floor_answer = floor_handler(fresh(h.event), context)
-        if floor_answer["statusCode"] != answer["statusCode"]:  # a floor that missed its route
-            raise RuntimeError(f"work floor answered {floor_answer['statusCode']}: {fn.logical_id}")
-        with quiet_stdout():
+            if (status := floor()["statusCode"]) != answer["statusCode"]:  # missed its route
+                raise RuntimeError(f"work floor answered {status}: {fn.logical_id}")
             for _ in range(WARMUP):
                 direct()
                 floor()

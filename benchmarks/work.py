@@ -6,7 +6,7 @@ cold one (secret, token, claim, vendor call); a later one is warm. The work floo
 
 from __future__ import annotations
 
-import copy
+import base64
 import importlib
 import json
 import os
@@ -19,7 +19,7 @@ from typing import Any
 from benchmarks.backing import Backing
 from benchmarks.probe import fresh
 from benchmarks.stats import quiet_stdout
-from benchmarks.work_floor import Call
+from benchmarks.work_floor import BYTES_KEY, Call
 from devserver.lambda_context import LambdaContext
 from devserver.template import Function
 from gateway.context import Context
@@ -151,6 +151,14 @@ def _listen(context: Context, recorder: Recorder) -> None:
 
 
 def _copy(params: dict[str, Any]) -> dict[str, Any]:
-    copied: dict[str, Any] = copy.deepcopy(params)
-    json.dumps(copied)  # the work floor reads it back from JSON: fail here, not there
+    """The params as JSON (the work floor reads them back from it), a blob (the experience
+    cache's compressed body) in base64 under BYTES_KEY; anything else unserializable fails
+    here, not in the floor."""
+
+    def blob(value: object) -> dict[str, str]:
+        if isinstance(value, bytes):
+            return {BYTES_KEY: base64.b64encode(value).decode()}
+        raise TypeError(f"{type(value).__name__} in AWS call params")
+
+    copied: dict[str, Any] = json.loads(json.dumps(params, default=blob))
     return copied

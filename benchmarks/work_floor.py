@@ -19,6 +19,7 @@ import time
 
 _START = time.perf_counter()
 
+import base64
 import contextlib
 import json
 import os
@@ -35,6 +36,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 Call = dict[str, Any]  # {"aws": service, "operation", "params"} or {"http": method, "url", ...}
+BYTES_KEY = "$bytes"  # a blob in recorded AWS params: {"$bytes": base64}
 
 
 class Configuration(pydantic.BaseModel):
@@ -110,7 +112,8 @@ def invocation(
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return app.resolve(event, context)
 
-    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() not in ("1", "true"):
+    # Off as the gateway reads the switch (gateway.core.observability): then nothing is wrapped.
+    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() not in ("1", "true", "yes", "on"):
         handler = Tracer().capture_lambda_handler(handler, capture_response=False)
     return metrics.log_metrics(handler, capture_cold_start_metric=True)
 
@@ -121,7 +124,20 @@ def _http_session() -> requests.Session:
     return http
 
 
-def _aws_step(method: Callable[..., Any], params: dict[str, Any]) -> Callable[[], Any]:
+def _blobs(value: Any) -> Any:
+    """Recorded params with their blobs as bytes again."""
+    if isinstance(value, dict):
+        if set(value) == {BYTES_KEY}:
+            return base64.b64decode(value[BYTES_KEY])
+        return {k: _blobs(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_blobs(v) for v in value]
+    return value
+
+
+def _aws_step(method: Callable[..., Any], recorded: dict[str, Any]) -> Callable[[], Any]:
+    params = _blobs(recorded)
+
     def step() -> None:
         with contextlib.suppress(botocore.exceptions.ClientError):
             method(**params)

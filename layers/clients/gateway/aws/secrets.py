@@ -48,10 +48,9 @@ class SecretStore:
 
     def __init__(self, context: Context) -> None:
         self._context = context
-        self._last_good: dict[str, _Secret] = {}
-        # Each secret's last raw value and its model: Powertools' cache hands back the same
-        # object until its TTL runs out, which is not validated again on every call.
-        self._validated: dict[tuple[str, type[_Secret]], tuple[object, _Secret]] = {}
+        # Each secret's last good value, with the raw value it was validated from: Powertools'
+        # cache hands back the same object until its TTL runs out, which is not validated again.
+        self._last_good: dict[tuple[str, type[_Secret]], tuple[object, _Secret]] = {}
 
     @cached_property
     def _provider(self) -> parameters.SecretsProvider:
@@ -82,19 +81,19 @@ class SecretStore:
                 f"{setting} is not a JSON object", code="SECRET_INVALID"
             ) from None
         except Exception as exc:  # GetParameterError and botocore failures alike
-            stale = self._last_good.get(secret_id)
+            stale = self._last_good.get((secret_id, model))
             if stale is not None:
                 logger.warning(
                     "Secrets Manager unavailable; using the cached secret",
                     extra={"setting": setting, "error_type": type(exc).__name__},
                 )
-                return stale  # type: ignore[return-value]
+                return stale[1]  # type: ignore[return-value]
             raise ConfigurationError(
                 f"{setting} could not be read from Secrets Manager", code="SECRET_UNAVAILABLE"
             ) from exc
-        validated = self._validated.get((secret_id, model))
-        if validated is not None and validated[0] is raw:
-            return validated[1]  # type: ignore[return-value]
+        last = self._last_good.get((secret_id, model))
+        if last is not None and last[0] is raw:
+            return last[1]  # type: ignore[return-value]
         try:
             value = model.model_validate(raw)
         except ValidationError as exc:
@@ -103,8 +102,7 @@ class SecretStore:
                 f"{setting} lacks or mistypes the fields: {', '.join(fields)}",
                 code="SECRET_INVALID",
             ) from None
-        self._last_good[secret_id] = value
-        self._validated[(secret_id, model)] = (raw, value)
+        self._last_good[(secret_id, model)] = (raw, value)
         return value
 
     def treasure_data(self, *, fresh: bool = False) -> TreasureDataSecret:

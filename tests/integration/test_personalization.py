@@ -92,6 +92,21 @@ def test_personalization_is_passed_through(gateway: Gateway) -> None:
     assert json.loads(response["body"]) == EXAMPLE_PERSONALIZATION
 
 
+@pytest.mark.parametrize("text", ["ÄÖÜ", "日本語のオファー", "Zürich"])
+def test_personalization_text_reaches_the_caller_as_td_encoded_it(
+    gateway: Gateway, text: str
+) -> None:
+    # TD's media type names no charset: JSON's own, UTF-8, is the only reading. A guess (what
+    # requests does for a type it does not know) read short German text as Korean CP949.
+    answer = {"offers": {"hero": {"attributes": {"headline": text}}}}
+    gateway.p13n.personalizations[(DATABASE, TABLE)] = answer
+
+    response = personalize(gateway, {"td_client_id": "c-4"})
+
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == answer
+
+
 # --- refused before calling TD -------------------------------------------------------------------
 
 

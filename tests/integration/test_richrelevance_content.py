@@ -11,6 +11,7 @@ import pytest
 from devserver.vendors.richrelevance import CONTENT_PREFIX, INVALID_TOKEN, RichRelevanceSandbox
 from gateway.core.envelope import Envelope, LastError
 from tests.integration.conftest import Gateway
+from tests.integration.log_capture import captured_logs
 from tests.integration.rr_support import content, item, peek, problem
 
 
@@ -175,10 +176,16 @@ def test_retryable_failure_queues_one_envelope_per_chunk(
     assert [e["request"]["items"] for e in envelopes] == [items[0:2], items[2:3]]
     assert len(rr_sandbox.api_requests(CONTENT_PREFIX)) == 1  # later chunks were not tried
 
-    gateway.drain()
+    with captured_logs() as logs:
+        gateway.drain()
 
     assert sorted(rr_sandbox.catalog) == ["c-0", "c-1", "c-2"]
     assert len(rr_sandbox.tracking_ids) == 2
+    # No caller waits for a replay's answer: its log line keeps RichRelevance's reference.
+    lines = [json.loads(line) for line in logs.getvalue().splitlines() if line.startswith("{")]
+    delivered = [line for line in lines if line.get("message") == "retry delivered"]
+    assert sorted(d["chunk"] for d in delivered) == [e["request"]["chunk"] for e in envelopes]
+    assert sorted(d["tracking_id"] for d in delivered) == sorted(rr_sandbox.tracking_ids)
 
 
 def test_partial_failure_queues_only_the_unsent_chunks(

@@ -43,6 +43,11 @@ class WriteRequest(BaseModel):
         """Why a replay at `now` would no longer land as accepted (then it is parked), or None."""
         return None
 
+    def receipt(self, response: VendorResponse) -> dict[str, Any]:
+        """What the retry function logs of a delivered replay (the vendor's reference to it): a
+        caller's own write has the vendor's answer passed back instead."""
+        return {}
+
 
 class OrderedRequest(WriteRequest):
     """A write for whose keys (a user, content items) the last accepted write wins: stamped

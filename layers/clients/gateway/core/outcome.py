@@ -28,10 +28,22 @@ class VendorResponse:
         kept = {name: response.headers[name] for name in keep_headers if name in response.headers}
         return cls(
             status=response.status_code,
-            body=response.text,
+            body=body_text(response),
             content_type=response.headers.get("Content-Type"),
             headers=kept,
         )
+
+
+def body_text(response: requests.Response) -> str:
+    """The body as text in the charset its Content-Type names, else UTF-8 (JSON's only encoding,
+    which every vendor here answers with). Never requests' `.text` guess: for a type it does not
+    know (TD's `application/vnd.treasuredata.v1+json`) it runs charset detection, which costs
+    about 0.1 ms a call and read short UTF-8 German text as Korean CP949."""
+    charset = response.encoding or "utf-8"
+    try:
+        return response.content.decode(charset, errors="replace")
+    except LookupError:  # a charset Python does not know
+        return response.content.decode("utf-8", errors="replace")
 
 
 @dataclass(frozen=True)

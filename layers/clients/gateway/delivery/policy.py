@@ -347,9 +347,10 @@ def _not_overtaken(context: Context, request: WriteRequest) -> WriteRequest | No
     return request.without(overtaken) if overtaken else request
 
 
-def _replay_once(context: Context, envelope: Envelope) -> str:
+def _replay_once(context: Context, envelope: Envelope) -> tuple[str, dict[str, Any]]:
     """Send the envelope's write unless an earlier receive of it was delivered (SQS delivers at
-    least once) or later accepted writes overtook it; returns what happened. Raises
+    least once) or later accepted writes overtook it; returns what happened and the write's
+    receipt when this call delivered it. Raises
     `InProgress` while another receive of it is being delivered. Without the idempotency
     table, or when it fails, it is sent: a duplicate is better than a write lost."""
     request = _request_of(envelope)
@@ -359,22 +360,25 @@ def _replay_once(context: Context, envelope: Envelope) -> str:
     current = _not_overtaken(context, request)
     if current is None:
         metrics.add_metric(name="Superseded", unit="Count", value=1)
-        return "superseded by a later accepted write: acknowledged without a call"
+        return "superseded by a later accepted write: acknowledged without a call", {}
+    receipt: dict[str, Any] = {}
 
     def send() -> VendorResponse:
-        return _send_watched(context, current)
+        response = _send_watched(context, current)
+        receipt.update(current.receipt(response))
+        return response
 
     if not context.idempotency.enabled:
         send()
-        return "retry delivered"
+        return "retry delivered", receipt
     try:
         outcome = context.idempotency.once(
             "envelope", envelope.id, {"kind": envelope.kind, "request": envelope.request}, send
         )
     except IdempotencyUnavailable:
         send()
-        return "retry delivered"
-    return "already delivered: skipped" if outcome.replayed else "retry delivered"
+        return "retry delivered", receipt
+    return ("already delivered: skipped" if outcome.replayed else "retry delivered"), receipt
 
 
 def _send_watched(context: Context, request: WriteRequest) -> VendorResponse:
@@ -465,7 +469,7 @@ def replay(context: Context, body: str, *, receive_count: int, receipt_handle: s
     attempt = envelope.attempt + receive_count
     logger.thread_safe_append_keys(retry_id=envelope.id, kind=envelope.kind, attempt=attempt)
     try:
-        what = _replay_once(context, envelope)
+        what, receipt = _replay_once(context, envelope)
     except InProgress:
         _back_off(context, receipt_handle, receive_count)
         raise RetryLater("the same envelope is being delivered by another invocation") from None
@@ -490,7 +494,7 @@ def replay(context: Context, body: str, *, receive_count: int, receipt_handle: s
             _back_off(context, receipt_handle, receive_count, exc.retry_after_seconds)
             raise RetryLater(exc.detail) from exc
     else:
-        logger.info(what)
+        logger.info(what, extra=receipt)
     finally:
         logger.thread_safe_remove_keys(["retry_id", "kind", "attempt"])
 

@@ -12,7 +12,6 @@ from pydantic import Field, model_validator
 
 from gateway.core.envelope import ChunkRequest, Kind, OrderedRequest
 from gateway.core.errors import InvalidRequest
-from gateway.core.observability import logger
 from gateway.core.outcome import Fate, Outcome, VendorResponse
 from gateway.delivery import policy
 from gateway.vendors.http_session import raise_for_vendor_status
@@ -62,12 +61,12 @@ class ContentRequest(ChunkRequest, OrderedRequest):
             payload=self.items,
             fresh_credentials=fresh_credentials,
         )
-        raise_for_vendor_status(response, vendor=VENDOR, detail=_detail(response))
-        logger.info(
-            "content chunk accepted",
-            extra={"tracking_id": tracking_id(response.text), "chunk": self.chunk},
-        )
+        if response.status_code >= 300:  # the detail parses the body: only for a refusal
+            raise_for_vendor_status(response, vendor=VENDOR, detail=_detail(response))
         return VendorResponse.of(response)
+
+    def receipt(self, response: VendorResponse) -> dict[str, Any]:
+        return {"tracking_id": tracking_id(response.body), "chunk": self.chunk}
 
     def fate_entry(self, fate: Fate) -> dict[str, Any]:
         entry: dict[str, Any] = {

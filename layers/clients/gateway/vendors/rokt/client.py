@@ -46,7 +46,8 @@ def fetch_experience(context: Context, request: ExperienceRequest) -> VendorResp
     key = request.cache_id()
     cache = context.experience_cache
     if key is not None and (cached := cache.get(key)) is not None:
-        logger.info("experience served from cache")
+        # Debug: a hit is the common warm path, and the answer's header already says it.
+        logger.debug("experience served from cache")
         return _with_header(cached, CACHE_HEADER, "hit")
     answer = _post_with_retry(context, request.rokt_body())
     if key is None:

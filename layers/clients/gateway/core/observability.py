@@ -14,9 +14,11 @@ if TYPE_CHECKING:
 
 logger = Logger()
 metrics = Metrics()
-# Only what the layer calls through (AWS SDK, requests and the http.client under it), not
-# patch_all's every supported library, which imports sqlite3 and probes a dozen others.
-PATCHED_MODULES = ("botocore", "requests", "httplib")
+# Only what the layer calls through (the AWS SDK and requests), not patch_all's every supported
+# library, which imports sqlite3 and probes a dozen others. Not http.client either: urllib3 2,
+# under both, does not send through the method it wraps, so it recorded nothing and only put a
+# wrapper on every call (tests/integration/test_tracing.py shows the same trace without it).
+PATCHED_MODULES = ("botocore", "requests")
 
 
 def _tracer() -> Tracer | None:

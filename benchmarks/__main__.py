@@ -20,6 +20,7 @@ from benchmarks import (
     processes,
     safety,
     td_js_sdk,
+    warm_cpu,
     warm_latency,
     work,
 )
@@ -39,6 +40,7 @@ def main() -> None:
         {
             "rounds": 2,
             "calls": 30,
+            "cpu_calls": 30,
             "memory_calls": 30,
             "envelopes": 200,
             "pollers": 2,
@@ -48,6 +50,7 @@ def main() -> None:
         else {
             "rounds": 11,
             "calls": 1000,
+            "cpu_calls": 3000,
             "memory_calls": 1000,
             "envelopes": 10_000,
             "pollers": 5,
@@ -78,6 +81,12 @@ def main() -> None:
         print("warm latency ...", flush=True)
         results["warm"] = [
             asdict(warm_latency.measure(stack, fn, sizes["calls"], example))
+            for fn in stack.http_functions()
+            for example in work.examples(stack, fn)
+        ]
+        print("warm CPU, answers canned ...", flush=True)
+        results["warm_cpu"] = [
+            asdict(warm_cpu.measure(stack, fn, sizes["cpu_calls"], example))
             for fn in stack.http_functions()
             for example in work.examples(stack, fn)
         ]

@@ -111,6 +111,7 @@ def write_report(run: dict[str, Any], baseline: dict[str, Any] | None, path: Pat
             f"| {added:.2f}{_mark(added <= WARM_TARGET_MS)} / "
             f"{added99:.2f}{_mark(added99 <= WARM_P99_TARGET_MS)} | {split} | {connections} |"
         )
+    lines += _warm_cpu(run)
     d = run["drain"]
     bound = _drain_bound(d)
     ratio, floor_ratio = d["gateway"]["seconds"] / bound, d["floor"]["seconds"] / bound
@@ -300,6 +301,34 @@ def before_after(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         mark = " (worse by more than 5 %)" if change > WORSE_LIMIT else ""
         lines.append(
             f"| {name} | {old_value:.2f} {unit} | {new_value:.2f} {unit} | {change:+.1%}{mark} |"
+        )
+    return lines
+
+
+def _warm_cpu(run: dict[str, Any]) -> list[str]:
+    if "warm_cpu" not in run:  # a run from before the canned measurement
+        return []
+    lines = [
+        "",
+        f"### 2b. The same warm calls with every answer canned ({run['sizes']['cpu_calls']} "
+        "calls each, interleaved)",
+        "",
+        "Each vendor and AWS answer recorded once from the sandbox and moto, then handed back",
+        "from memory (requests' adapter and botocore's HTTP session replaced for the run,",
+        "benchmarks/warm_cpu.py): no socket, moto or sandbox thread shares the timed calls, so",
+        "what is left is CPU, the client libraries' own (signing, serializing, parsing), the",
+        "required stack's and the gateway's, with microseconds of spread where the loopback",
+        "figures above have a millisecond on moto's DynamoDB calls.",
+        "",
+        "| Route (event) | handler / work floor / direct p50 µs | added p50 µs "
+        "| of it: stack / gateway µs |",
+        "|---|---:|---:|---:|",
+    ]
+    for c in run["warm_cpu"]:
+        handler, floor, direct = c["handler_p50_us"], c["floor_p50_us"], c["direct_p50_us"]
+        lines.append(
+            f"| {c['function']} ({c['example']}) | {handler:.0f} / {floor:.0f} / {direct:.0f} "
+            f"| {handler - direct:.0f} | {floor - direct:.0f} / {handler - floor:.0f} |"
         )
     return lines
 

@@ -33,6 +33,12 @@ def test_quick_benchmark_run_measures_every_function(tmp_path: Path) -> None:
         assert 200 <= warm["status"] < 300, warm
         assert warm["new_connections"] in (0, None), warm  # connections reused
         assert warm["floor_p50_ms"] > 0, warm  # the warm work floor answered as the handler did
+    # The canned CPU run measured every warm route, with nothing reaching the sandbox.
+    assert [c["example"] for c in results["warm_cpu"]] == [w["example"] for w in results["warm"]]
+    for cpu in results["warm_cpu"]:
+        assert cpu["sandbox_requests"] == 0, cpu
+        assert cpu["direct_p50_us"] > 0, cpu
+    assert "### 2b. The same warm calls" in (tmp_path / "REPORT.md").read_text()
     # Each measured call is replayed direct: Rokt's cache hit is a DynamoDB read, not a call.
     sent = {w["example"]: w["sent"] for w in results["warm"]}
     assert sent["rokt-experiences-accepted.json"] == ["dynamodb GetItem"]

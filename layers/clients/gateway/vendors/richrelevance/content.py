@@ -8,7 +8,7 @@ import json
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, model_validator
 
 from gateway.core.envelope import ChunkRequest, Kind, OrderedRequest
 from gateway.core.errors import InvalidRequest
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 VENDOR = oauth.VENDOR
 # Lambda's synchronous payload limit; SQS's 1 MiB per envelope bounds a chunk separately.
 MAX_BODY_BYTES = 6_000_000
+ITEMS_VALIDATED = "items_validated"  # validation context: the items passed validate_items
 
 
 class ContentRequest(ChunkRequest, OrderedRequest):
@@ -39,9 +40,11 @@ class ContentRequest(ChunkRequest, OrderedRequest):
     first_item: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
-    def _items_follow_the_rules(self) -> ContentRequest:
+    def _items_follow_the_rules(self, info: ValidationInfo) -> ContentRequest:
         # A replayed envelope is checked again: a hand-edited one must not reach the vendor.
-        self.items = validate_items(self.method, self.items)
+        # `chunked` validated the caller's items already, all at once (every error listed).
+        if not (info.context or {}).get(ITEMS_VALIDATED):
+            self.items = validate_items(self.method, self.items)
         return self
 
     def ordering_keys(self) -> list[str]:
@@ -128,12 +131,15 @@ def chunked(context: Context, method: Method, body: Any) -> list[ContentRequest]
     size = context.settings.rr_content_chunk_size
     starts = range(0, len(items), size)
     return [
-        ContentRequest(
-            method=method,
-            items=items[start : start + size],
-            chunk=n,
-            chunks=len(starts),
-            first_item=start,
+        ContentRequest.model_validate(
+            {
+                "method": method,
+                "items": items[start : start + size],
+                "chunk": n,
+                "chunks": len(starts),
+                "first_item": start,
+            },
+            context={ITEMS_VALIDATED: True},
         )
         for n, start in enumerate(starts)
     ]

@@ -69,7 +69,10 @@ def table(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[str]:
         after = [_ratios(a)[index] for _, a in pairs]
         change = median([new / old for old, new in zip(before, after, strict=True)])
         lines.append(f"| {name} | {median(before):.2f}x | {median(after):.2f}x | {change:.3f} |")
-    return lines
+    rounds = "; ".join(
+        "{:.2f}x / {:.2f}x -> {:.2f}x / {:.2f}x".format(*_ratios(b), *_ratios(a)) for b, a in pairs
+    )
+    return [*lines, "", f"Each round (wall / CPU, before -> after): {rounds}."]
 
 
 def main() -> None:
@@ -85,13 +88,19 @@ def main() -> None:
     after_rev = short_rev(args.after) if args.after else None
     pairs = []
     with two_trees(rev, after_rev) as (before, after):
-        for _ in range(args.rounds):
-            pairs.append((measure(before, args.envelopes), measure(after, args.envelopes)))
+        for n in range(args.rounds):
+            # Which commit goes first alternates too: a drain may leave the machine warmer.
+            if n % 2:
+                later = measure(after, args.envelopes)
+                pairs.append((measure(before, args.envelopes), later))
+            else:
+                earlier = measure(before, args.envelopes)
+                pairs.append((earlier, measure(after, args.envelopes)))
     write_section(
         args.out,
         args.title,
         f"The retry drain, `{rev}` against {f'`{after_rev}`' if after_rev else 'this tree'}: "
-        f"{args.rounds} rounds of alternating processes, each draining {args.envelopes:,} "
+        f"{args.rounds} rounds of alternating processes (which goes first alternates too), each draining {args.envelopes:,} "
         "envelopes through RetryFunction's workers and then the floor drainer on the same moto "
         "and sandbox, by its own commit's harness (`python -m benchmarks.drain_ab`).",
         table(pairs),

@@ -100,9 +100,10 @@ def main() -> None:
         args.out,
         args.title,
         f"The retry drain, `{rev}` against {f'`{after_rev}`' if after_rev else 'this tree'}: "
-        f"{args.rounds} rounds of alternating processes (which goes first alternates too), each draining {args.envelopes:,} "
-        "envelopes through RetryFunction's workers and then the floor drainer on the same moto "
-        "and sandbox, by its own commit's harness (`python -m benchmarks.drain_ab`).",
+        f"{args.rounds} rounds of alternating processes (which goes first alternates too), each "
+        f"draining {args.envelopes:,} envelopes through RetryFunction's workers and then the "
+        "floor drainer on the same moto and sandbox, by its own commit's harness "
+        "(`python -m benchmarks.drain_ab`).",
         table(pairs),
     )
 

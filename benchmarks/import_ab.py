@@ -4,7 +4,8 @@ costs. A process imports the required stack (not timed), then the handler (timed
 processes, one per commit, alternate; the figure is the median of the pairs' differences.
 Writes benchmarks/results/fix-cold-imports.md (REPORT.md includes it).
 
-    PYTHONPATH=.:layers/clients .venv/bin/python -m benchmarks.import_ab --before REV [--pairs 30]
+    PYTHONPATH=.:layers/clients .venv/bin/python -m benchmarks.import_ab --before REV [--pairs 30] \
+        [--tracing]
 
 With `--after REV` the later side is that commit instead of this tree, and the table goes to
 `--out` (for a comparison that is no fix of this tree's, such as the redesign's own).
@@ -32,7 +33,7 @@ PROBE = (
 )
 
 
-def handler_import_ms(tree: Path, module: str, code_uri: str) -> float:
+def handler_import_ms(tree: Path, module: str, code_uri: str, *, tracing: bool = False) -> float:
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(tree), str(tree / "layers" / "clients")]),
@@ -41,6 +42,9 @@ def handler_import_ms(tree: Path, module: str, code_uri: str) -> float:
         "POWERTOOLS_TRACE_DISABLED": "true",
         "PYDANTIC_DISABLE_PLUGINS": "__all__",
     }
+    if tracing:  # the handler's import then sets Tracer up and patches what it traces
+        del env["POWERTOOLS_TRACE_DISABLED"]
+        env["_X_AMZN_TRACE_ID"] = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"
     argv = [lambda_venv.python(), "-c", PROBE, module]
     out = subprocess.run(argv, env=env, cwd=tree, check=True, capture_output=True, text=True)
     return float(out.stdout.strip().splitlines()[-1])
@@ -51,6 +55,7 @@ def main() -> None:
     parser.add_argument("--before", required=True)
     parser.add_argument("--pairs", type=int, default=30)
     parser.add_argument("--after", help="the later commit (default: this tree as it is)")
+    parser.add_argument("--tracing", action="store_true", help="with tracing on")
     parser.add_argument("--out", default="fix-cold-imports.md", help="file in results/")
     parser.add_argument(
         "--title", default="Cold start: request and envelope models built when first used"
@@ -62,11 +67,11 @@ def main() -> None:
     with two_trees(rev, after_rev) as (before, after):
         for fn in Template().functions():
             for tree in (before, after):  # compile .pyc files once, as a package ships
-                handler_import_ms(tree, fn.module, fn.code_uri)
+                handler_import_ms(tree, fn.module, fn.code_uri, tracing=args.tracing)
             pairs = [
                 (
-                    handler_import_ms(before, fn.module, fn.code_uri),
-                    handler_import_ms(after, fn.module, fn.code_uri),
+                    handler_import_ms(before, fn.module, fn.code_uri, tracing=args.tracing),
+                    handler_import_ms(after, fn.module, fn.code_uri, tracing=args.tracing),
                 )
                 for _ in range(args.pairs)
             ]
@@ -78,7 +83,7 @@ def main() -> None:
         args.out,
         args.title,
         f"Handler import in the Lambda-like venv, `{rev}` against "
-        f"{f'`{after_rev}`' if after_rev else 'this tree'} "
+        f"{f'`{after_rev}`' if after_rev else 'this tree'}{', tracing on' if args.tracing else ''} "
         f"({args.pairs} alternating pairs per function; `python -m benchmarks.import_ab`):",
         [
             "| Function | before ms | after ms | saved ms (median of pairs) |",

@@ -103,6 +103,18 @@ def comparison(old: dict[str, Any], new: dict[str, Any], runs: int, quick: bool)
     ]
 
 
+def paired_parser(doc: str, *, rounds: int) -> argparse.ArgumentParser:
+    """The arguments every alternating-pairs tool takes (warm_ab, drain_ab); each adds its
+    own size."""
+    parser = argparse.ArgumentParser(description=doc.split("\n", 1)[0])
+    parser.add_argument("--before", required=True)
+    parser.add_argument("--after", help="the later commit (default: this tree as it is)")
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--out", required=True, help="file in results/")
+    parser.add_argument("--title", required=True)
+    return parser
+
+
 def short_rev(rev: str) -> str:
     return subprocess.run(
         ["git", "rev-parse", "--short", rev], cwd=ROOT, check=True, capture_output=True, text=True

@@ -10,7 +10,6 @@ benchmarks/results/OUT (REPORT.md includes fix-*.md).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -18,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.compare import SAM_SITE, short_rev, two_trees, write_section
+from benchmarks.compare import SAM_SITE, paired_parser, short_rev, two_trees, write_section
 from benchmarks.stats import median
 
 # Runs in the commit's tree: one drain, one JSON line.
@@ -76,13 +75,8 @@ def table(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--before", required=True)
-    parser.add_argument("--after", help="the later commit (default: this tree as it is)")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser = paired_parser(__doc__, rounds=3)
     parser.add_argument("--envelopes", type=int, default=3000)
-    parser.add_argument("--out", required=True, help="file in results/")
-    parser.add_argument("--title", required=True)
     args = parser.parse_args()
     rev = short_rev(args.before)
     after_rev = short_rev(args.after) if args.after else None

@@ -11,7 +11,6 @@ Writes benchmarks/results/OUT (REPORT.md includes the fix and redesign tables).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -19,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.compare import SAM_SITE, short_rev, two_trees, write_section
+from benchmarks.compare import SAM_SITE, paired_parser, short_rev, two_trees, write_section
 from benchmarks.stats import median
 
 # Runs in the commit's tree: its own backing and warm measurement, one JSON line per route.
@@ -78,13 +77,8 @@ def table(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--before", required=True)
-    parser.add_argument("--after", help="the later commit (default: this tree as it is)")
-    parser.add_argument("--rounds", type=int, default=12)
+    parser = paired_parser(__doc__, rounds=12)
     parser.add_argument("--calls", type=int, default=500)
-    parser.add_argument("--out", required=True, help="file in results/")
-    parser.add_argument("--title", required=True)
     args = parser.parse_args()
     rev = short_rev(args.before)
     after_rev = short_rev(args.after) if args.after else None

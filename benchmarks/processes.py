@@ -168,9 +168,12 @@ def _recorded(backing: Backing, fn: Function) -> Path:
 
 
 def cold_start(backing: Backing, fn: Function, rounds: int, tracing: bool) -> ColdStart:
-    _probe(backing, fn, 1, tracing)  # compiles .pyc files once, as a deployed package ships them
+    # The first of each compiles its .pyc files once, as a deployed package ships them.
+    _, handler = _probe(backing, fn, 1, tracing)
     work_file = _recorded(backing, fn)
-    _work_floor(backing, fn, work_file, 1, tracing)
+    _, floor = _work_floor(backing, fn, work_file, 1, tracing)
+    if floor["status"] != handler["status"]:  # its resolver missed the route: not the same work
+        raise RuntimeError(f"work floor answered {floor['status']}: {fn.logical_id}")
     walls, floors, work_floors, imports, firsts, status = [], [], [], [], [], None
     for _ in range(rounds):
         floors.append(_floor()[0])

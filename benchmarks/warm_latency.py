@@ -2,7 +2,9 @@
 what the handler sent in one call: its vendor requests to the loopback sandbox (a pooled
 `requests` session) and its AWS calls to moto (a plain boto3 client). A Rokt cache hit sends
 no vendor request, only a DynamoDB GetItem: its direct call is that GetItem. Connections the
-sandbox accepted during the timed handler calls show connection reuse.
+sandbox accepted during the timed calls show connection reuse. The timed calls run in a forked
+copy of this process (benchmarks.apart), so that the backing's threads do not share the
+handler's interpreter, as nothing shares a Lambda function's.
 
 The warm work floor (benchmarks.work_floor.invocation) makes the same direct call inside the
 required stack's per-invocation work (Powertools' resolver, Logger, EMF metrics): handler minus
@@ -17,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from benchmarks import work
+from benchmarks.apart import in_child
 from benchmarks.backing import Backing
 from benchmarks.probe import fresh
 from benchmarks.stats import percentile, quiet_stdout
@@ -67,20 +70,27 @@ def measure(backing: Backing, fn: Function, calls: int, example: str | None = No
         with quiet_stdout():
             if (status := floor()["statusCode"]) != answer["statusCode"]:  # missed its route
                 raise RuntimeError(f"work floor answered {status}: {fn.logical_id}")
-            for _ in range(WARMUP):
-                direct()
-                floor()
-            # Interleaved, so that all three see the same machine at the same moment.
-            handler_ms: list[float] = []
-            floor_ms: list[float] = []
-            direct_ms: list[float] = []
-            new_connections = 0
-            for _ in range(calls):
-                before = sandbox.connections
-                handler_ms.append(_timed(h.invoke))
-                new_connections += sandbox.connections - before
-                floor_ms.append(_timed(floor))
-                direct_ms.append(_timed(direct))
+
+            def timed() -> tuple[list[float], list[float], list[float]]:
+                # Warmed up in the copy: its first calls write to pages it still shares with
+                # this process, and each write copies a page.
+                for _ in range(WARMUP):
+                    h.invoke()
+                    floor()
+                    direct()
+                # Interleaved, so that all three see the same machine at the same moment.
+                samples: tuple[list[float], list[float], list[float]] = ([], [], [])
+                for _ in range(calls):
+                    for into, call in zip(samples, (h.invoke, floor, direct), strict=True):
+                        into.append(_timed(call))
+                return samples
+
+            before = sandbox.connections
+            handler_ms, floor_ms, direct_ms = in_child(timed)
+            # Every session was warmed up above: any connection the sandbox accepted now is a
+            # warm call that did not reuse one (counted for the three alike: a bound on the
+            # handler's).
+            new_connections = sandbox.connections - before
     name, event = backing.example(fn, example)
     http = [c for c in sent if "http" in c]
     return RouteLatency(

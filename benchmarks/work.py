@@ -137,11 +137,16 @@ def handler(
 
 
 def record(backing: Backing, fn: Function, event_file: Path, path: Path) -> None:
-    """Write to `path` what the handler sends cold and warm for the event in `event_file`."""
+    """Write to `path` what the handler sends and emits cold and warm for the event in
+    `event_file`, with the event and the handler's answer."""
     with handler(backing, fn, event_file.name) as h:
-        cold, _ = h.sent()
+        cold, answer = h.sent()
+        cold_metrics = h.metrics
         warm, _ = h.sent()
-    path.write_text(json.dumps({"cold": cold, "warm": warm}))
+    # The work floor answers the same event with the same answer and metrics.
+    metrics = {"cold": cold_metrics, "warm": h.metrics}
+    work = {"cold": cold, "warm": warm, "event": h.event, "answer": answer, "metrics": metrics}
+    path.write_text(json.dumps(work))
 
 
 def _listen(context: Context, recorder: Recorder) -> None:

@@ -4,8 +4,10 @@ Logger, Metrics and Tracer up once, reads its configuration into a validated pyd
 design's rule: the first model class is what loads pydantic's validators, about as much as
 `import pydantic` itself), and replays exactly what one handler invocation put on the
 wire (recorded by benchmarks.work): the same AWS calls with a plain boto3 client and the same
-vendor requests with a pooled `requests` session. Its cold start replays the handler's first
-invocation (the secret's GetSecretValue, a token, the claim, the vendor call); then the warm
+vendor requests with a pooled `requests` session, each invocation inside the required stack's
+per-invocation work (`invocation`: Powertools' resolver, Logger, Tracer and EMF metrics, as
+every handler has them). Its cold start is the handler's first invocation (the secret's
+GetSecretValue, a token, the claim, the vendor call) with the same event; then the warm
 invocations. Runs in the Lambda-like venv (benchmarks.lambda_venv), as the function's process:
 
     python -m benchmarks.work_floor WORK_FILE CALLS
@@ -21,10 +23,11 @@ _START = time.perf_counter()
 
 import base64
 import contextlib
+import itertools
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import boto3
@@ -78,44 +81,66 @@ def replay(calls: list[Call], session: Any = None, http: Any = None) -> Callable
 
 
 def invocation(
-    route_key: str,
+    route_key: str | None,
     answer: dict[str, Any],
     emitted: list[tuple[str, str]],
     direct: Callable[[], None],
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """The warm work floor of an HTTP function: the required stack's per-invocation work with
-    no gateway code. Powertools' HTTP resolver routes the event to one route that makes the
-    direct call, emits the metrics the handler emitted (EMF, flushed per invocation) and
-    answers what the handler answered; Logger takes the Lambda context and the correlation id
-    from the request id, and Tracer captures the invocation unless tracing is off, as every
+    """The required stack's per-invocation work around `direct`, with no gateway code.
+    Powertools' HTTP resolver routes the event to one route (`route_key`; None for the SQS
+    function, which has no resolver and no correlation id) that makes the direct call, emits the
+    metrics the handler emitted (EMF, flushed per invocation; `emitted` is read at each call)
+    and answers what the handler answered; Logger takes the Lambda context and the correlation
+    id from the request id, and Tracer captures the invocation unless tracing is off, as every
     function's entry point does."""
     from aws_lambda_powertools.event_handler import Response
     from aws_lambda_powertools.logging import correlation_paths
 
-    method, _, path = route_key.partition(" ")
-    app = APIGatewayHttpResolver()
     logger, metrics = Logger(), Metrics()
 
-    def route(**_: str) -> Response[str]:
+    def work() -> None:
         direct()
         for name, unit in emitted:
             metrics.add_metric(name=name, unit=unit, value=1)
-        return Response(
-            status_code=answer["statusCode"],
-            content_type=answer.get("headers", {}).get("Content-Type"),
-            body=answer.get("body", ""),
-        )
 
-    app.route(path.replace("{", "<").replace("}", ">"), method=method)(route)
+    if route_key is None:
+        correlation_id_path = None
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return app.resolve(event, context)
+        def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            work()
+            return answer
 
-    # Off as the gateway reads the switch (gateway.core.observability): then nothing is wrapped.
-    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() not in ("1", "true", "yes", "on"):
-        handler = Tracer().capture_lambda_handler(handler, capture_response=False)
-    return metrics.log_metrics(handler, capture_cold_start_metric=True)
+    else:
+        correlation_id_path = correlation_paths.API_GATEWAY_HTTP
+        method, _, path = route_key.partition(" ")
+        app = APIGatewayHttpResolver()
+
+        def route(**_: str) -> Response[str]:
+            work()
+            return Response(
+                status_code=answer["statusCode"],
+                content_type=answer.get("headers", {}).get("Content-Type"),
+                body=answer.get("body", ""),
+            )
+
+        app.route(path.replace("{", "<").replace("}", ">"), method=method)(route)
+
+        def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            return app.resolve(event, context)
+
+    wrapped = logger.inject_lambda_context(correlation_id_path=correlation_id_path)(handler)
+    if (tracer := _tracer()) is not None:
+        wrapped = tracer.capture_lambda_handler(wrapped, capture_response=False)
+    return metrics.log_metrics(wrapped, capture_cold_start_metric=True)
+
+
+def _tracer() -> Tracer | None:
+    """The function's Tracer, None where tracing is off (read as gateway.core.observability
+    reads the switch). It patches the two libraries the calls go through: patching every
+    library it supports would import and probe a dozen more, which is no required work."""
+    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in ("1", "true", "yes", "on"):
+        return None
+    return Tracer(patch_modules=("botocore", "requests"))
 
 
 def _http_session() -> requests.Session:
@@ -159,17 +184,23 @@ def main() -> None:
     with open(work_file) as f:
         work = json.load(f)
     Configuration.model_validate({k.lower(): v for k, v in os.environ.items()})
-    Logger()
-    Metrics()
-    # With tracing on, the X-Ray SDK patches the two libraries the calls go through (patching
-    # every library it supports would import and probe a dozen more: not required work).
-    Tracer(patch_modules=("botocore", "requests"))
+    # The first invocation replays what the handler's first one sent and emitted, the others
+    # what a warm one did; all of them through the required stack's per-invocation work.
+    emitted = list(work["metrics"]["cold"])
+    steps: Iterator[Callable[[], None]] = iter([lambda: replay(work["cold"])()])
+    handler = invocation(
+        work["event"].get("routeKey"), work["answer"], emitted, lambda: next(steps)()
+    )
     imported = time.perf_counter()
-    replay(work["cold"])()
+    from devserver.lambda_context import LambdaContext  # as benchmarks.probe: after the clock
+
+    context = LambdaContext(function_name=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "WorkFloor"))
+    first = handler(dict(work["event"]), context)
     if calls > 1:
-        warm = replay(work["warm"])
+        steps = itertools.repeat(replay(work["warm"]))
+        emitted[:] = work["metrics"]["warm"]
         for _ in range(calls - 1):
-            warm()
+            handler(dict(work["event"]), context)
     done = time.perf_counter()
     from benchmarks.probe import peak_rss_kib
 
@@ -178,7 +209,7 @@ def main() -> None:
             {
                 "import_ms": (imported - _START) * 1000,
                 "calls_ms": (done - imported) * 1000,
-                "status": "floor",
+                "status": first.get("statusCode", first),  # as benchmarks.probe says it
                 "maxrss_kib": peak_rss_kib(),
             }
         ),

@@ -4,6 +4,7 @@ and 200 records through a 30% outage with nothing lost."""
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from typing import Any
 
@@ -199,3 +200,31 @@ def test_items_of_a_batch_are_replayed_concurrently(gateway: Gateway) -> None:
 
     assert (result.received, result.failed) == (10, 0)
     assert gateway.td.peak_in_flight > 1
+
+
+def test_a_first_batch_makes_one_idempotency_store(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh function's first batch: its items ask for the envelope store all at once, and one
+    store is made. Every store Powertools makes registers its User-Agent hook on the DynamoDB
+    client they share: the ten a race made (in Lambda the first batch imports Powertools
+    Idempotency meanwhile) left ten hooks running on each of that client's calls."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    make = DynamoDBPersistenceLayer.__init__
+    made: list[str] = []
+
+    def slow_to_make(store: Any, *args: Any, **kwargs: Any) -> None:
+        make(store, *args, **kwargs)
+        made.append(type(store).__name__)
+        time.sleep(0.2)  # as long as that first import: every item arrives meanwhile
+
+    monkeypatch.setattr(DynamoDBPersistenceLayer, "__init__", slow_to_make)
+    batch_size = int(TEMPLATE.function("RetryFunction").sqs_sources[0]["BatchSize"])
+    for n in range(batch_size):
+        enqueue(gateway, envelope({"user_id": f"r-store-{n}"}))
+
+    result = gateway.retry_poller().poll_once()
+
+    assert (result.received, result.failed) == (batch_size, 0)
+    assert made == ["GroupCommittedStore"]

@@ -6,6 +6,7 @@ A record is saved only when the delivery returns; an error deletes it, so a retr
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -43,27 +44,32 @@ class IdempotencyStores:
     def __init__(self, context: Context) -> None:
         self._context = context
         self._stores: dict[str, BasePersistenceLayer] = {}
+        # A batch's items ask for a store at once: each store made registers Powertools'
+        # User-Agent hook on the client they share, which runs on every call from then on.
+        self._making = threading.Lock()
 
     @property
     def enabled(self) -> bool:
         return bool(self._context.settings.idempotency_table)
 
     def _store(self, scope: str) -> BasePersistenceLayer:
-        if scope not in self._stores:
-            from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+        with self._making:
+            if scope not in self._stores:
+                from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-            table = self._context.settings.idempotency_table or ""
-            config = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2})
-            client = self._context.client("dynamodb", name="idempotency", config=config)
-            if scope in GROUP_COMMITTED_SCOPES:
-                from gateway.aws.group_commit import GroupCommittedStore
+                table = self._context.settings.idempotency_table or ""
+                config = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2})
+                client = self._context.client("dynamodb", name="idempotency", config=config)
+                if scope in GROUP_COMMITTED_SCOPES:
+                    from gateway.aws.group_commit import GroupCommittedStore
 
-                self._stores[scope] = GroupCommittedStore(table_name=table, boto3_client=client)
-            else:
-                self._stores[scope] = DynamoDBPersistenceLayer(
-                    table_name=table, boto3_client=client
-                )
-        return self._stores[scope]
+                    store: BasePersistenceLayer = GroupCommittedStore(
+                        table_name=table, boto3_client=client
+                    )
+                else:
+                    store = DynamoDBPersistenceLayer(table_name=table, boto3_client=client)
+                self._stores[scope] = store
+            return self._stores[scope]
 
     def once(self, scope: str, key: str, payload: Any, deliver: Callable[[], Outcome]) -> Outcome:
         """`deliver()` unless `scope`/`key` was delivered before, when the saved outcome comes

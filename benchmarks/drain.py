@@ -25,7 +25,7 @@ from typing import Any
 
 import boto3
 
-from benchmarks.backing import EVENTS, Backing
+from benchmarks.backing import EVENTS, Backing, lambda_environment
 from benchmarks.stats import median
 from devserver.sqs_poller import SqsPoller
 from devserver.template import Function
@@ -213,11 +213,12 @@ def measure(
     batch_size = int(source.get("BatchSize", 10))
     bodies = _bodies(range(envelopes))
     sizes = {"pollers": pollers, "batch_size": batch_size, "latency_ms": latency_ms}
-    spec = WorkerSpec(fn, backing.envs[fn.logical_id], log_path)
-    gateway, sample = _run(backing, spec, bodies, **sizes)
+    # The workers run in the environment Lambda gives a function, as Powertools reads it.
+    env = {**backing.envs[fn.logical_id], **lambda_environment(fn)}
+    gateway, sample = _run(backing, WorkerSpec(fn, env, log_path), bodies, **sizes)
     # The floor sends the very request the function sent (its path, key and headers).
     floor_env = {
-        **backing.envs[fn.logical_id],  # its AWS endpoint, credentials and IDEMPOTENCY_TABLE
+        **env,  # its AWS endpoint, credentials and IDEMPOTENCY_TABLE
         "FLOOR_URL": backing.sandboxes["td-postback"].url + sample.path,
         "FLOOR_HEADERS": json.dumps(sample.replay_headers()),
     }

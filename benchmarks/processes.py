@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import lambda_venv, work
-from benchmarks.backing import EVENTS, Backing
+from benchmarks.backing import EVENTS, Backing, lambda_environment
 from benchmarks.stats import median
 from devserver.template import PYTHONPATH, ROOT, Function
 
@@ -81,26 +81,10 @@ def _env(backing: Backing, fn: Function, tracing: bool = False) -> dict[str, str
     return {
         **inherited,
         **backing.envs[fn.logical_id],
-        **_lambda_environment(fn, tracing),
+        **lambda_environment(fn, tracing=tracing),
         "POWERTOOLS_TRACE_DISABLED": "false" if tracing else "true",
         "PYTHONPATH": PYTHONPATH,
     }
-
-
-def _lambda_environment(fn: Function, tracing: bool) -> dict[str, str]:
-    """What the Lambda runtime sets for a function. The X-Ray SDK reads it: outside Lambda it
-    acts as on a server and builds sampling clients at import (~150 ms) and fetches sampling
-    rules on the first request; in Lambda it samples by the trace header Lambda passes."""
-    env = {
-        "LAMBDA_TASK_ROOT": str(ROOT / fn.code_uri),
-        "AWS_LAMBDA_FUNCTION_NAME": fn.logical_id,
-        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
-    }
-    if tracing:  # Active tracing: Lambda passes each invocation's trace header
-        env["_X_AMZN_TRACE_ID"] = (
-            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
-        )
-    return env
 
 
 def _event_file(backing: Backing, fn: Function) -> Path:

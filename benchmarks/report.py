@@ -42,8 +42,9 @@ def write_report(run: dict[str, Any], baseline: dict[str, Any] | None, path: Pat
         "`requests`) and emitting the metrics it emitted. The bare floor's",
         "process imports boto3 and requests. Each clock runs from process start until the",
         "process reports its answer done (the interpreter's teardown is no part of a cold",
-        "start). A round runs the three back to back; each ratio is the median of the rounds'",
-        "ratios (the times are the medians of the rounds').",
+        "start). A round runs the three back to back, the function's process and the work",
+        "floor's in turns first; each ratio is the median of the rounds' ratios (the times are",
+        "the medians of the rounds').",
         "",
         "| Function | tracing | process ms | work floor ms | ratio to work floor | bare floor ms "
         "| ratio to bare floor | handler import ms | first call ms | status |",

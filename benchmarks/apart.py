@@ -1,8 +1,9 @@
 """Timed calls in a process of their own. The backing (moto and the vendor sandboxes) serves from
 threads of the benchmark's process: a handler timed in that process shares its interpreter lock
-and its core with them, which no Lambda function does, since its vendors and AWS answer from
-other machines. A forked copy has the warm handler, its clients and pooled connections, and
-only the calling thread: the backing goes on answering from the parent, on the other core."""
+with them, which no Lambda function does, since its vendors and AWS answer from other machines.
+A forked copy has the warm handler, its clients and pooled connections, and only the calling
+thread: the backing goes on answering from the parent. (The two still share this machine's
+cores: pinning each to a core of its own moved no route beyond its spread.)"""
 
 from __future__ import annotations
 

@@ -228,3 +228,39 @@ def test_a_first_batch_makes_one_idempotency_store(
 
     assert (result.received, result.failed) == (batch_size, 0)
     assert made == ["GroupCommittedStore"]
+
+
+def test_a_batchs_records_share_one_write_when_its_items_finish_apart(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The vendor answers a batch's items some milliseconds apart, as a real vendor does: the
+    first item to finish waits for the others' records (within the linger) instead of writing
+    its own alone. Before the linger, such a batch took several BatchWriteItem calls."""
+    from gateway.aws import group_commit
+    from gateway.vendors.http_session import VendorSession
+
+    monkeypatch.setattr(group_commit, "LINGER_SECONDS", 30.0)  # here, only arrivals end it
+    writes: list[int] = []
+    write = group_commit.GroupCommit._write
+
+    def counted(writer: Any, items: list[dict[str, Any]]) -> None:
+        writes.append(len(items))
+        write(writer, items)
+
+    monkeypatch.setattr(group_commit.GroupCommit, "_write", counted)
+    send, answered = VendorSession.send, iter(range(100))
+
+    def apart(session: Any, *args: Any, **kwargs: Any) -> Any:
+        response = send(session, *args, **kwargs)
+        time.sleep(0.01 * next(answered))  # the n-th answer n x 10 ms after the first
+        return response
+
+    monkeypatch.setattr(VendorSession, "send", apart)
+    batch_size = int(TEMPLATE.function("RetryFunction").sqs_sources[0]["BatchSize"])
+    for n in range(batch_size):
+        enqueue(gateway, envelope({"user_id": f"r-apart-{n}"}))
+
+    result = gateway.retry_poller().poll_once()
+
+    assert (result.received, result.failed) == (batch_size, 0)
+    assert writes == [batch_size]

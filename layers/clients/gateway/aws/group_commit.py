@@ -1,16 +1,22 @@
 """Group commit of DynamoDB puts: threads that finish together share BatchWriteItem calls.
 
 `put(item)` returns once the item is written (or raises), as a PutItem would, so nothing is
-acknowledged before it is durable. The first thread to arrive writes the items pending at that
-moment, up to 25 a call (DynamoDB's limit), and keeps writing while more arrive; the others wait
-for their item's call. The retry function's 10 items of a batch, delivered concurrently, finish
-together: their idempotency records take one call instead of ten (benchmarks/REPORT.md)."""
+acknowledged before it is durable. The first thread to arrive leads: it writes the items pending,
+up to 25 a call (DynamoDB's limit), and keeps writing while more arrive; the others wait for their
+item's call. Threads that announce themselves (`taking_part`, the retry function's items of one
+batch) are waited for before the first call, for at most `linger_seconds`: items whose vendor
+calls end a few milliseconds apart then share one call instead of one each
+(benchmarks/REPORT.md). The linger only delays records of items already delivered, never the
+batch: its last item is written as soon as it arrives. The bound keeps short the time in which a
+crashed invocation leaves a delivered item without its record (it would be delivered again)."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
@@ -18,30 +24,67 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 
 MAX_ITEMS_PER_CALL = 25  # BatchWriteItem's limit
 UNPROCESSED_RETRIES = 3  # DynamoDB may hand back items it throttled: write them again
+# Small against the vendors' timeouts (seconds), large against the spread of a batch's vendor
+# answers, which arrive within a few milliseconds of each other when the vendor is healthy.
+LINGER_SECONDS = 0.05
 
 
 class GroupCommit:
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(
+        self, client: Any, table_name: str, *, linger_seconds: float | None = None
+    ) -> None:
         self._client = client
         self._table = table_name
-        self._lock = threading.Lock()
+        self._linger = LINGER_SECONDS if linger_seconds is None else linger_seconds
+        self._changed = threading.Condition()
         self._pending: list[tuple[dict[str, Any], Future[None]]] = []
         self._writing = False
+        self._expected = 0  # threads taking part that have neither put nor left
+        self._mine = threading.local()  # whether this thread is one of them
+
+    @contextmanager
+    def taking_part(self) -> Iterator[None]:
+        """Around one thread's work that may end in a `put`: a leader waits for it (within the
+        linger) instead of writing without its item."""
+        if getattr(self._mine, "expected", False):  # taking part already
+            yield
+            return
+        with self._changed:
+            self._expected += 1
+            self._mine.expected = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._arrive()
+
+    def _arrive(self) -> None:
+        # Under the lock: this thread puts nothing more, so no leader waits for it any longer.
+        if getattr(self._mine, "expected", False):
+            self._mine.expected = False
+            self._expected -= 1
+            self._changed.notify_all()
 
     def put(self, item: dict[str, Any]) -> None:
         """Write `item` (DynamoDB attribute values); raises what the write raised."""
         done: Future[None] = Future()
-        with self._lock:
+        with self._changed:
             self._pending.append((item, done))
+            self._arrive()
             leader = not self._writing
             self._writing = True
         if leader:
-            self._write_pending()
+            self._write_pending(time.monotonic() + self._linger)
         done.result()
 
-    def _write_pending(self) -> None:
+    def _write_pending(self, linger_until: float) -> None:
         while True:
-            with self._lock:
+            with self._changed:
+                while self._expected and len(self._pending) < MAX_ITEMS_PER_CALL:
+                    left = linger_until - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._changed.wait(left)
                 batch = self._pending[:MAX_ITEMS_PER_CALL]
                 del self._pending[:MAX_ITEMS_PER_CALL]
                 if not batch:

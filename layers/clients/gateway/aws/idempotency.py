@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.config import Config
 
@@ -24,7 +25,8 @@ if TYPE_CHECKING:
     from gateway.context import Context
 
 # The retry function's envelopes: a batch's items finish together, so their "delivered" records
-# are written together (one BatchWriteItem instead of an UpdateItem each).
+# are written together (one BatchWriteItem instead of an UpdateItem each), the first to finish
+# waiting briefly for the others (gateway/aws/group_commit.py).
 GROUP_COMMITTED_SCOPES = frozenset({"envelope"})
 
 
@@ -71,6 +73,16 @@ class IdempotencyStores:
                 self._stores[scope] = store
             return self._stores[scope]
 
+    @staticmethod
+    def _taking_part(scope: str, store: BasePersistenceLayer) -> AbstractContextManager[None]:
+        """A group-committed store's writer waits for this item's record (from its claim to its
+        record): the items of a batch that finish apart still share one write."""
+        if scope not in GROUP_COMMITTED_SCOPES:
+            return nullcontext()
+        from gateway.aws.group_commit import GroupCommittedStore
+
+        return cast(GroupCommittedStore, store).writer.taking_part()
+
     def once(self, scope: str, key: str, payload: Any, deliver: Callable[[], Outcome]) -> Outcome:
         """`deliver()` unless `scope`/`key` was delivered before, when the saved outcome comes
         back with `replayed` set. Without the table, `deliver()` every time. Raises
@@ -101,12 +113,13 @@ class IdempotencyStores:
         if self._context.lambda_context is not None:
             # Bounds the in-progress record by the invocation's deadline.
             config.register_lambda_context(self._context.lambda_context)
+        store = self._store(scope)
         delivered: list[Outcome] = []  # what deliver() returned, if it ran and returned
         failed: list[Exception] = []  # what deliver() raised, if it ran and failed
 
         @idempotent_function(
             data_keyword_argument="data",
-            persistence_store=self._store(scope),
+            persistence_store=store,
             config=config,
             key_prefix=scope,
             output_serializer=CustomDictSerializer(outcome_to_dict, outcome_from_dict),
@@ -120,7 +133,8 @@ class IdempotencyStores:
             return delivered[-1]
 
         try:
-            result: Outcome = run(data={"key": key, "payload": payload})
+            with self._taking_part(scope, store):
+                result: Outcome = run(data={"key": key, "payload": payload})
         except IdempotencyAlreadyInProgressError:
             raise InProgress(key) from None
         except IdempotencyValidationError:

@@ -1,9 +1,15 @@
 """A venv that looks like a deployed function's Python: the clients layer installed from its lock
 (hashes checked) and nothing else. No SAM CLI, no moto, no test or lint tools, no awscrt. In
 Lambda the layer's boto3/botocore pair shadows the runtime's own (a layer's packages come first
-on sys.path), so the layer's pair is the one a function runs; the lock pins it. The cold-start,
-memory and drain processes run here, floors and functions alike. Made once per lock
-(`.venv-lambda`, its stamp named after the lock's hash)."""
+on sys.path), so the layer's pair is the one a function runs; the lock pins it. The cold-start
+and memory processes run here, floors and functions alike. Made once per lock (`.venv-lambda`,
+its stamp named after the lock's hash).
+
+The warm calls and the drain's workers run in the dev venv's interpreter (the workers are
+multiprocessing's, which hands them its parent's sys.path): the same locked versions of the
+layer's packages, plus awscrt, with which botocore signs through the CRT. Canned, turning that
+off (BOTO_DISABLE_CRT) moved neither the retry function's CPU per envelope nor its floor's
+beyond the spread between runs."""
 
 from __future__ import annotations
 

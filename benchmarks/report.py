@@ -144,8 +144,8 @@ def write_report(run: dict[str, Any], baseline: dict[str, Any] | None, path: Pat
         "The queue is an in-memory stand-in of the event source mapping: moto's ReceiveMessage "
         f"costs O(queue length) per message it returns ({receive} queued), which would measure "
         "moto. The function's own AWS calls are measured, in moto: per item a conditional put "
-        "claiming the envelope's idempotency record, and per group of items finishing together "
-        'one BatchWriteItem of their "delivered" records.',
+        "claiming the envelope's idempotency record, and per batch (its first item to finish "
+        'waiting up to 50 ms for the others) one BatchWriteItem of their "delivered" records.',
         "",
         "CPU per envelope: the worker processes' CPU time, and this benchmark process's (moto,",
         "the sandbox and the pollers, one interpreter: moto's share), over the drain. On this",

@@ -4,6 +4,7 @@ and 200 records through a 30% outage with nothing lost."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import Counter
 from typing import Any
@@ -248,15 +249,19 @@ def test_a_batchs_records_share_one_write_when_its_items_finish_apart(
         write(writer, items)
 
     monkeypatch.setattr(group_commit.GroupCommit, "_write", counted)
+    batch_size = int(TEMPLATE.function("RetryFunction").sqs_sources[0]["BatchSize"])
+    # Every item is at the vendor before the first answer (the items took part from their
+    # start), whatever the machine's load; the answers then come 10 ms apart.
+    at_the_vendor = threading.Barrier(batch_size, timeout=20)
     send, answered = VendorSession.send, iter(range(100))
 
     def apart(session: Any, *args: Any, **kwargs: Any) -> Any:
+        at_the_vendor.wait()
         response = send(session, *args, **kwargs)
         time.sleep(0.01 * next(answered))  # the n-th answer n x 10 ms after the first
         return response
 
     monkeypatch.setattr(VendorSession, "send", apart)
-    batch_size = int(TEMPLATE.function("RetryFunction").sqs_sources[0]["BatchSize"])
     for n in range(batch_size):
         enqueue(gateway, envelope({"user_id": f"r-apart-{n}"}))
 

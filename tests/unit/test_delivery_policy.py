@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import pytest
@@ -54,6 +55,15 @@ class FakeIdempotency:
     def __init__(self) -> None:
         self.saved: dict[tuple[str, str], Outcome] = {}
         self.in_progress: set[tuple[str, str]] = set()
+        self.taking_part_in: list[str] = []  # the group commits this item takes part in now
+
+    @contextmanager
+    def taking_part(self, scope: str) -> Iterator[None]:
+        self.taking_part_in.append(scope)
+        try:
+            yield
+        finally:
+            self.taking_part_in.remove(scope)
 
     def once(self, scope: str, key: str, payload: Any, deliver: Callable[[], Outcome]) -> Outcome:
         if (scope, key) in self.in_progress:
@@ -75,7 +85,8 @@ class ScriptedWrite(WriteRequest):
     n: int = 0
 
     def send(self, context: Context, *, fresh_credentials: bool = False) -> VendorResponse:
-        calls.append({"n": self.n, "fresh": fresh_credentials})
+        taking_part_in = list(context.idempotency.taking_part_in)  # type: ignore[attr-defined]
+        calls.append({"n": self.n, "fresh": fresh_credentials, "taking_part_in": taking_part_in})
         answer = script.pop(0)
         if isinstance(answer, GatewayError):
             raise answer
@@ -203,6 +214,20 @@ def test_replay_delivered_is_done(context: Context) -> None:
     policy.replay(context, envelope_body(), receive_count=1, receipt_handle="r")
     assert queue(context).parked == []
     assert queue(context).delays == []
+
+
+def test_a_replay_takes_part_in_the_batchs_group_commit_until_it_ends(context: Context) -> None:
+    """From before its delivery to its end, whether it delivers or parks: the first item of a
+    batch to finish waits for this one's record, and no longer once it has ended."""
+    fake: FakeIdempotency = context.idempotency  # type: ignore[assignment]
+    script.extend([OK, UpstreamRejected("no", vendor="fake", upstream_status=400)])
+    policy.replay(context, envelope_body(1), receive_count=1, receipt_handle="r")
+    policy.replay(context, envelope_body(2), receive_count=1, receipt_handle="r")
+    policy.replay(context, "not an envelope", receive_count=1, receipt_handle="r")
+
+    assert [c["taking_part_in"] for c in calls] == [["envelope"], ["envelope"]]
+    assert len(queue(context).parked) == 2
+    assert fake.taking_part_in == []
 
 
 def test_replay_redelivered_is_skipped(context: Context) -> None:

@@ -73,15 +73,14 @@ class IdempotencyStores:
                 self._stores[scope] = store
             return self._stores[scope]
 
-    @staticmethod
-    def _taking_part(scope: str, store: BasePersistenceLayer) -> AbstractContextManager[None]:
-        """A group-committed store's writer waits for this item's record (from its claim to its
-        record): the items of a batch that finish apart still share one write."""
-        if scope not in GROUP_COMMITTED_SCOPES:
+    def taking_part(self, scope: str) -> AbstractContextManager[None]:
+        """Around one item of a batch, from its start, where `scope`'s records are group-committed:
+        the batch's first item to finish waits (within the linger) for this one's record."""
+        if not self.enabled or scope not in GROUP_COMMITTED_SCOPES:
             return nullcontext()
         from gateway.aws.group_commit import GroupCommittedStore
 
-        return cast(GroupCommittedStore, store).writer.taking_part()
+        return cast(GroupCommittedStore, self._store(scope)).writer.taking_part()
 
     def once(self, scope: str, key: str, payload: Any, deliver: Callable[[], Outcome]) -> Outcome:
         """`deliver()` unless `scope`/`key` was delivered before, when the saved outcome comes
@@ -113,13 +112,12 @@ class IdempotencyStores:
         if self._context.lambda_context is not None:
             # Bounds the in-progress record by the invocation's deadline.
             config.register_lambda_context(self._context.lambda_context)
-        store = self._store(scope)
         delivered: list[Outcome] = []  # what deliver() returned, if it ran and returned
         failed: list[Exception] = []  # what deliver() raised, if it ran and failed
 
         @idempotent_function(
             data_keyword_argument="data",
-            persistence_store=store,
+            persistence_store=self._store(scope),
             config=config,
             key_prefix=scope,
             output_serializer=CustomDictSerializer(outcome_to_dict, outcome_from_dict),
@@ -133,8 +131,7 @@ class IdempotencyStores:
             return delivered[-1]
 
         try:
-            with self._taking_part(scope, store):
-                result: Outcome = run(data={"key": key, "payload": payload})
+            result: Outcome = run(data={"key": key, "payload": payload})
         except IdempotencyAlreadyInProgressError:
             raise InProgress(key) from None
         except IdempotencyValidationError:

@@ -293,6 +293,8 @@ def _raise_with_fates(
 
 # --- the retry function's replay ----------------------------------------------------------------
 
+ENVELOPE_SCOPE = "envelope"  # idempotency per envelope id (its records are group-committed)
+
 
 def request_classes() -> dict[str, type[WriteRequest]]:
     """The replay table: each write request class under its own `kind`."""
@@ -373,7 +375,7 @@ def _replay_once(context: Context, envelope: Envelope) -> tuple[str, dict[str, A
         return "retry delivered", receipt
     try:
         outcome = context.idempotency.once(
-            "envelope", envelope.id, {"kind": envelope.kind, "request": envelope.request}, send
+            ENVELOPE_SCOPE, envelope.id, {"kind": envelope.kind, "request": envelope.request}, send
         )
     except IdempotencyUnavailable:
         send()
@@ -459,6 +461,13 @@ def replay(context: Context, body: str, *, receive_count: int, receipt_handle: s
     (delivered or parked) and the event source mapping deletes it with the batch; `RetryLater`
     leaves it on the queue, hidden for the backoff. Should the invocation die mid-batch, the
     whole batch comes back and the idempotency records skip what was delivered."""
+    # Taking part from its start: the batch's first item to finish waits for this one's record
+    # (one write for the batch) unless this one ends without a delivery.
+    with context.idempotency.taking_part(ENVELOPE_SCOPE):
+        _replay(context, body, receive_count=receive_count, receipt_handle=receipt_handle)
+
+
+def _replay(context: Context, body: str, *, receive_count: int, receipt_handle: str) -> None:
     from gateway.aws.idempotency import InProgress
 
     try:

@@ -15,6 +15,9 @@ from gateway.core.envelope import Envelope, LastError
 from tests.integration.conftest import TEMPLATE, Gateway
 from tests.integration.td_support import postback
 
+# The event source mapping's batch: what one invocation of the retry function replays.
+BATCH_SIZE = int(TEMPLATE.function("RetryFunction").sqs_sources[0]["BatchSize"])
+
 
 def enqueue(gateway: Gateway, body: str) -> None:
     gateway.sqs.send_message(QueueUrl=gateway.refs["RetryQueue"], MessageBody=body)
@@ -43,8 +46,7 @@ def test_a_batchs_items_are_delivered_concurrently(
     gateway: Gateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("UPSTREAM_TIMEOUT_SECONDS", "10")
-    batch_size = int(TEMPLATE.function("RetryFunction").sqs_sources[0]["BatchSize"])
-    for n in range(batch_size):
+    for n in range(BATCH_SIZE):
         enqueue(gateway, envelope({"user_id": f"r-c-{n}"}))
     # Long enough for every item's call to be in flight at once, even on a loaded machine where
     # their idempotency records (moto, one process) are written one after another.
@@ -52,9 +54,9 @@ def test_a_batchs_items_are_delivered_concurrently(
 
     result = gateway.retry_poller().poll_once()
 
-    assert (result.received, result.failed) == (batch_size, 0)
+    assert (result.received, result.failed) == (BATCH_SIZE, 0)
     # At least: a call another test left hanging at the sandbox may still be counted.
-    assert gateway.td.peak_in_flight >= batch_size
+    assert gateway.td.peak_in_flight >= BATCH_SIZE
 
 
 def test_retryable_failure_is_reported_and_backed_off(
@@ -221,13 +223,12 @@ def test_a_first_batch_makes_one_idempotency_store(
         time.sleep(0.2)  # as long as that first import: every item arrives meanwhile
 
     monkeypatch.setattr(DynamoDBPersistenceLayer, "__init__", slow_to_make)
-    batch_size = int(TEMPLATE.function("RetryFunction").sqs_sources[0]["BatchSize"])
-    for n in range(batch_size):
+    for n in range(BATCH_SIZE):
         enqueue(gateway, envelope({"user_id": f"r-store-{n}"}))
 
     result = gateway.retry_poller().poll_once()
 
-    assert (result.received, result.failed) == (batch_size, 0)
+    assert (result.received, result.failed) == (BATCH_SIZE, 0)
     assert made == ["GroupCommittedStore"]
 
 
@@ -249,10 +250,9 @@ def test_a_batchs_records_share_one_write_when_its_items_finish_apart(
         write(writer, items)
 
     monkeypatch.setattr(group_commit.GroupCommit, "_write", counted)
-    batch_size = int(TEMPLATE.function("RetryFunction").sqs_sources[0]["BatchSize"])
     # Every item is at the vendor before the first answer (the items took part from their
     # start), whatever the machine's load; the answers then come 10 ms apart.
-    at_the_vendor = threading.Barrier(batch_size, timeout=20)
+    at_the_vendor = threading.Barrier(BATCH_SIZE, timeout=20)
     send, answered = VendorSession.send, iter(range(100))
 
     def apart(session: Any, *args: Any, **kwargs: Any) -> Any:
@@ -262,10 +262,10 @@ def test_a_batchs_records_share_one_write_when_its_items_finish_apart(
         return response
 
     monkeypatch.setattr(VendorSession, "send", apart)
-    for n in range(batch_size):
+    for n in range(BATCH_SIZE):
         enqueue(gateway, envelope({"user_id": f"r-apart-{n}"}))
 
     result = gateway.retry_poller().poll_once()
 
-    assert (result.received, result.failed) == (batch_size, 0)
-    assert writes == [batch_size]
+    assert (result.received, result.failed) == (BATCH_SIZE, 0)
+    assert writes == [BATCH_SIZE]

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from gateway import USER_AGENT
 from gateway.core.errors import (
     UpstreamAuth,
     UpstreamRejected,
@@ -31,7 +32,7 @@ class VendorSession:
         adapter = HTTPAdapter(pool_connections=8, pool_maxsize=32, max_retries=0)
         s.mount("https://", adapter)
         s.mount("http://", adapter)
-        s.headers["User-Agent"] = "activation-gateway/1.0"
+        s.headers["User-Agent"] = USER_AGENT
         # requests reads proxies and CA bundle from os.environ on every request, walking all of
         # it (~0.2 ms a call with Lambda's ~40 variables): read once per origin instead.
         s.trust_env = False

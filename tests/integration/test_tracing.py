@@ -1,8 +1,9 @@
-"""With tracing on, X-Ray shows each vendor call (requests) and each AWS call (botocore) once,
-under the handler's own subsegment. The layer's Tracer runs in a fresh interpreter made to look
-like Lambda's (trace header, daemon address) and the X-Ray SDK's UDP datagrams are read from a
-loopback socket standing in for the daemon; the vendor and the AWS endpoint are loopback
-servers. What Tracer patches is process-wide, hence the subprocess."""
+"""With tracing on, X-Ray shows each vendor call (the layer's requests session) and each AWS call
+(botocore) once, under the handler's own subsegment, and the vendor call passes the trace on.
+The layer's Tracer runs in a fresh interpreter made to look like Lambda's (trace header, daemon
+address) and the X-Ray SDK's UDP datagrams are read from a loopback socket standing in for the
+daemon; the vendor and the AWS endpoint are loopback servers. What Tracer patches is
+process-wide, hence the subprocess."""
 
 from __future__ import annotations
 
@@ -18,11 +19,14 @@ from devserver.template import PYTHONPATH, ROOT
 
 CALLS = """
 import http.server, sys, threading
-import boto3, requests
+import boto3
 from gateway.core.observability import tracer
+from gateway.core.settings import Settings
+from gateway.vendors.http_session import VendorSession
 
 class Answer(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
+    def do_GET(self):  # the vendor: tells the trace header it was sent on stderr
+        print("vendor saw trace header:", self.headers.get("X-Amzn-Trace-Id"), file=sys.stderr)
         self.send_response(204)
         self.end_headers()
     def do_POST(self):  # an SQS ListQueues answer, JSON protocol
@@ -41,7 +45,7 @@ url = f"http://127.0.0.1:{server.server_port}"
 
 @tracer.capture_method
 def handler_work():
-    requests.get(url + "/vendor", timeout=5)
+    VendorSession(Settings()).send("GET", url + "/vendor", vendor="probe")  # the layer's session
     boto3.client("sqs", endpoint_url=url, region_name="us-east-1").list_queues()
 
 handler_work()
@@ -84,7 +88,15 @@ def test_each_vendor_and_aws_call_is_one_subsegment() -> None:
             POWERTOOLS_SERVICE_NAME="tracing-probe",
         )
         env.pop("AWS_ENDPOINT_URL", None)
-        subprocess.run([sys.executable, "-c", CALLS], env=env, cwd=ROOT, check=True, timeout=60)
+        run = subprocess.run(
+            [sys.executable, "-c", CALLS],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            timeout=60,
+            capture_output=True,
+            text=True,
+        )
         segments = [s for d in _documents(daemon) for s in _flatten(d)]
 
     remote = [s for s in segments if s.get("namespace") == "remote"]
@@ -94,3 +106,6 @@ def test_each_vendor_and_aws_call_is_one_subsegment() -> None:
     assert [(s["name"], s["aws"]["operation"]) for s in aws] == [("sqs", "ListQueues")]
     [work] = [s for s in segments if s.get("name", "").endswith(".handler_work")]
     assert {remote[0]["parent_id"], aws[0]["parent_id"]} == {work["id"]}
+    # The vendor call carries the trace on to the vendor: its own subsegment as the parent.
+    trace = f"Root=1-5759e988-bd862e3fe1be46a994272793;Parent={remote[0]['id']};Sampled=1"
+    assert f"vendor saw trace header: {trace}" in run.stderr.splitlines()

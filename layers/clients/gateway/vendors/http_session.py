@@ -4,15 +4,12 @@ settings, and the translation of transport failures and vendor statuses into gat
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from requests.structures import CaseInsensitiveDict
-from requests.utils import default_headers
 
 from gateway import USER_AGENT
 from gateway.core.errors import (
@@ -30,23 +27,19 @@ class VendorSession:
     """The context's one outbound session, so warm invocations reuse TCP/TLS connections."""
 
     def __init__(self, settings: Settings) -> None:
+        self._settings = settings
         s = requests.Session()
         # No urllib3 retries: retry policy is the gateway's (in-line for reads, SQS for writes).
         adapter = HTTPAdapter(pool_connections=8, pool_maxsize=32, max_retries=0)
         s.mount("https://", adapter)
         s.mount("http://", adapter)
+        s.headers["User-Agent"] = USER_AGENT
         # requests reads proxies and CA bundle from os.environ on every request, walking all of
         # it (~0.2 ms a call with Lambda's ~40 variables): read once per origin instead.
         s.trust_env = False
         # The session serves every caller: a cookie a vendor set must not ride on the next call.
         s.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
         self._session = s
-        self._timeout = (
-            settings.upstream_connect_timeout_seconds,
-            settings.upstream_timeout_seconds,
-        )
-        self._headers = default_headers()  # requests' User-Agent, Accept, Accept-Encoding, ...
-        self._headers["User-Agent"] = USER_AGENT
         # requests' reading of the environment (HTTP(S)_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE).
         self._environment: dict[str, dict[str, Any]] = {}
 
@@ -64,27 +57,20 @@ class VendorSession:
     def close(self) -> None:
         self._session.close()
 
-    def send(
-        self,
-        method: str,
-        url: str,
-        *,
-        vendor: str,
-        headers: Mapping[str, str] | None = None,
-        data: bytes | dict[str, str] | None = None,
-        timeout: float | tuple[float, float] | None = None,
-    ) -> requests.Response:
+    def send(self, method: str, url: str, *, vendor: str, **kwargs: Any) -> requests.Response:
         """One vendor call. Transport failures become `UpstreamUnavailable`; statuses are
         untouched."""
-        merged = CaseInsensitiveDict(self._headers)
-        merged.update(headers or {})
-        # requests' prepared-request path: the session's connection pool without the session's
-        # per-call merging of cookies, headers and settings (half of a canned call's CPU).
-        prepared = requests.Request(method, url, headers=merged, data=data).prepare()
+        kwargs.setdefault(
+            "timeout",
+            (
+                self._settings.upstream_connect_timeout_seconds,
+                self._settings.upstream_timeout_seconds,
+            ),
+        )
         started = time.perf_counter()
         try:
-            response = self._session.send(
-                prepared, timeout=timeout or self._timeout, **self._environment_settings(url)
+            response = self._session.request(
+                method, url, **{**self._environment_settings(url), **kwargs}
             )
         except requests.Timeout as exc:
             raise UpstreamUnavailable(f"{vendor} did not answer in time", vendor=vendor) from exc

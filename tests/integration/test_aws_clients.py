@@ -63,5 +63,6 @@ def test_a_warm_aws_call_does_not_rebuild_its_user_agent(
     for _ in range(3):
         assert gateway.invoke("RichRelevanceFunction", event)["statusCode"] == 200
 
-    assert len(gateway.rr.requests) - sent == 3  # the writes went out, and with them their
-    assert built == []  # ordering records, on a User-Agent built when the client was made
+    # The writes went out, each with its ordering record, on a User-Agent made with the client.
+    assert len(gateway.rr.requests) - sent == 3
+    assert built == []

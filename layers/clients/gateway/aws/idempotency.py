@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.config import Config
 
+from gateway.core.envelope import ENVELOPE_SCOPE
 from gateway.core.errors import IdempotencyKeyReused, IdempotencyUnavailable
 from gateway.core.observability import logger
 from gateway.core.outcome import Outcome, outcome_from_dict, outcome_to_dict
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 # The retry function's envelopes: a batch's items finish together, so their "delivered" records
 # are written together (one BatchWriteItem instead of an UpdateItem each), the first to finish
 # waiting briefly for the others (gateway/aws/group_commit.py).
-GROUP_COMMITTED_SCOPES = frozenset({"envelope"})
+GROUP_COMMITTED_SCOPES = frozenset({ENVELOPE_SCOPE})
 
 
 class InProgress(Exception):

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from gateway.core.outcome import Fate, VendorResponse
 
 Kind = Literal["td.postback", "td.ingest", "td.personalization", "rr.opt_out", "rr.content"]
+# The idempotency scope of a replay, keyed by envelope id (the delivery policy's, whose records
+# the idempotency stores group-commit).
+ENVELOPE_SCOPE = "envelope"
 
 
 class WriteRequest(BaseModel):

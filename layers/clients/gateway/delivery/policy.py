@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
-from gateway.core.envelope import ChunkRequest, Envelope, OrderedRequest, WriteRequest
+from gateway.core.envelope import (
+    ENVELOPE_SCOPE,
+    ChunkRequest,
+    Envelope,
+    OrderedRequest,
+    WriteRequest,
+)
 from gateway.core.errors import (
     Disposition,
     GatewayError,
@@ -292,8 +298,6 @@ def _raise_with_fates(
 
 
 # --- the retry function's replay ----------------------------------------------------------------
-
-ENVELOPE_SCOPE = "envelope"  # idempotency per envelope id (its records are group-committed)
 
 
 def request_classes() -> dict[str, type[WriteRequest]]:

@@ -48,7 +48,7 @@ def main() -> None:
         }
         if args.quick
         else {
-            "rounds": 11,
+            "rounds": 21,
             "calls": 1000,
             "cpu_calls": 3000,
             "memory_calls": 1000,

@@ -19,7 +19,7 @@ from typing import Any
 
 from benchmarks import lambda_venv, work
 from benchmarks.backing import EVENTS, Backing, lambda_environment
-from benchmarks.stats import median
+from benchmarks.stats import median, median_interval
 from devserver.template import PYTHONPATH, ROOT, Function
 
 FLOOR = "import boto3, requests"
@@ -57,6 +57,9 @@ class ColdStart:
     # slows down for a while slows both sides of a ratio (here the floor alone varies by 30 %).
     ratio: float  # process / bare floor
     work_ratio: float  # process / work floor
+    # 95 % interval of work_ratio (benchmarks.stats.median_interval; None: too few rounds): an
+    # "over" whose interval reaches the target is within this run's noise.
+    work_ratio_interval: tuple[float, float] | None = None
 
 
 @dataclass
@@ -173,6 +176,7 @@ def cold_start(backing: Backing, fn: Function, rounds: int, tracing: bool) -> Co
         imports.append(result["import_ms"])
         firsts.append(result["calls_ms"])
         status = result["status"]
+    work_ratios = [w / f for w, f in zip(walls, work_floors, strict=True)]
     return ColdStart(
         fn.logical_id,
         tracing,
@@ -183,7 +187,8 @@ def cold_start(backing: Backing, fn: Function, rounds: int, tracing: bool) -> Co
         median(firsts),
         status,
         median([w / f for w, f in zip(walls, floors, strict=True)]),
-        median([w / f for w, f in zip(walls, work_floors, strict=True)]),
+        median(work_ratios),
+        median_interval(work_ratios),
     )
 
 

@@ -44,20 +44,17 @@ def write_report(run: dict[str, Any], baseline: dict[str, Any] | None, path: Pat
         "process reports its answer done (the interpreter's teardown is no part of a cold",
         "start). A round runs the three back to back, the function's process and the work",
         "floor's in turns first; each ratio is the median of the rounds' ratios (the times are",
-        "the medians of the rounds').",
+        "the medians of the rounds'). In brackets, an interval that holds the true median of",
+        "the ratio to the work floor with at least 95 % confidence, whatever the rounds'",
+        "distribution (the k-th smallest and k-th largest round): a ratio over the target",
+        "whose interval reaches down to the target is over within this run's noise.",
         "",
-        "| Function | tracing | process ms | work floor ms | ratio to work floor | bare floor ms "
+        "| Function | tracing | process ms | work floor ms | ratio to work floor (95 % interval) "
+        "| bare floor ms "
         "| ratio to bare floor | handler import ms | first call ms | status |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for c in run["cold_start"]:
-        work = c.get("work_ratio", 0.0)
-        lines.append(
-            f"| {c['function']} | {'on' if c['tracing'] else 'off'} | {c['wall_ms']:.0f} "
-            f"| {c.get('work_floor_ms', 0):.0f} | {work:.2f}x{_mark(work <= COLD_TARGET)} "
-            f"| {c['floor_ms']:.0f} | {_cold_ratio(c):.2f}x "
-            f"| {c['import_ms']:.0f} | {c['first_call_ms']:.0f} | {c['status']} |"
-        )
+    lines += [cold_row(c) for c in run["cold_start"]]
     if run.get("imports"):
         lines += [
             "",
@@ -351,6 +348,22 @@ def _drain_bound(drain: dict[str, Any]) -> float:
     return float(batches * drain["latency_ms"] / 1000 / drain["pollers"])
 
 
+def cold_row(c: dict[str, Any]) -> str:
+    """A cold start's row: its ratio to the work floor with the ratio's 95 % interval."""
+    work = c.get("work_ratio", 0.0)
+    # None: too few rounds (--quick); runs recorded before it have none either.
+    low, high = c.get("work_ratio_interval") or (0.0, 0.0)
+    interval = f" ({low:.2f}-{high:.2f})" if high else ""
+    noise = ", within noise" if work > COLD_TARGET and 0 < low <= COLD_TARGET else ""
+    return (
+        f"| {c['function']} | {'on' if c['tracing'] else 'off'} | {c['wall_ms']:.0f} "
+        f"| {c.get('work_floor_ms', 0):.0f} | {work:.2f}x{interval}"
+        f"{_mark(work <= COLD_TARGET, noise)} "
+        f"| {c['floor_ms']:.0f} | {_cold_ratio(c):.2f}x "
+        f"| {c['import_ms']:.0f} | {c['first_call_ms']:.0f} | {c['status']} |"
+    )
+
+
 def _cold_ratio(cold: dict[str, Any]) -> float:
     """The median of the rounds' ratios; runs before it was recorded: the ratio of medians."""
     return float(cold.get("ratio") or cold["wall_ms"] / cold["floor_ms"])
@@ -364,8 +377,8 @@ def _cpu_per_envelope(drain: dict[str, Any], run: str) -> str:
     return f"{r['workers_cpu_seconds'] * per:.2f} / {r['backing_cpu_seconds'] * per:.2f}"
 
 
-def _mark(ok: bool) -> str:
-    return "" if ok else " (over target)"
+def _mark(ok: bool, note: str = "") -> str:
+    return "" if ok else f" (over target{note})"
 
 
 def write_chart(run: dict[str, Any], path: Path) -> None:
@@ -379,9 +392,17 @@ def write_chart(run: dict[str, Any], path: Path) -> None:
     )
     for tracing, color, offset in ((True, "#4c72b0", -0.2), (False, "#55a868", 0.2)):
         rows = [c for c in run["cold_start"] if c["tracing"] == tracing]
+        ratios = [c.get("work_ratio", 0.0) for c in rows]
+        # The 95 % interval of each median (section 1), where the run has one.
+        intervals = [c.get("work_ratio_interval") or (c.get("work_ratio", 0.0),) * 2 for c in rows]
         cold.bar(
             [i + offset for i in range(len(rows))],
-            [c.get("work_ratio", 0.0) for c in rows],
+            ratios,
+            yerr=[
+                [r - low for r, (low, _) in zip(ratios, intervals, strict=True)],
+                [high - r for r, (_, high) in zip(ratios, intervals, strict=True)],
+            ],
+            capsize=3,
             width=0.4,
             color=color,
             label="tracing on" if tracing else "tracing off",

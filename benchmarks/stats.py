@@ -1,7 +1,8 @@
-"""Percentiles and the quiet-stdout guard the measurements share."""
+"""Percentiles, the median and its interval, and the quiet-stdout guard the measurements share."""
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 from collections.abc import Iterator
@@ -15,6 +16,21 @@ def percentile(samples: list[float], q: float) -> float:
 
 def median(samples: list[float]) -> float:
     return statistics.median(samples)
+
+
+def median_interval(samples: list[float], confidence: float = 0.95) -> tuple[float, float] | None:
+    """An interval that holds the true median with at least `confidence`, assuming nothing of
+    the samples' distribution (the rounds' ratios of a cold start are no normal sample): the
+    k-th smallest and k-th largest sample, for the largest k whose binomial tails leave
+    `confidence` in between. None: too few samples for that confidence (6 for 95 %)."""
+    ordered = sorted(samples)
+    n = len(ordered)
+    tail = (1 - confidence) / 2
+    k, below = 0, 0.0  # below: the chance that fewer than k samples fall under the median
+    while below + math.comb(n, k) / 2**n <= tail:
+        below += math.comb(n, k) / 2**n
+        k += 1
+    return (ordered[k - 1], ordered[n - k]) if k else None
 
 
 @contextmanager

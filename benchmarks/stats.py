@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import statistics
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,27 @@ def median_interval(samples: list[float], confidence: float = 0.95) -> tuple[flo
         below += math.comb(n, k) / 2**n
         k += 1
     return (ordered[k - 1], ordered[n - k]) if k else None
+
+
+RESAMPLES = 1000
+
+
+def added_interval(
+    handler: list[float], direct: list[float], q: float, confidence: float = 0.95
+) -> tuple[float, float]:
+    """A bootstrap interval of percentile(handler, q) - percentile(direct, q) over calls made
+    interleaved, sample i of each side being one round: rounds are resampled whole, so a
+    moment the machine slowed both sides stays paired. Seeded: a report is reproducible."""
+    rng = random.Random(0)
+    n = len(handler)
+    differences = []
+    for _ in range(RESAMPLES):
+        picked = rng.choices(range(n), k=n)
+        differences.append(
+            percentile([handler[i] for i in picked], q) - percentile([direct[i] for i in picked], q)
+        )
+    tail = (1 - confidence) / 2 * 100
+    return percentile(differences, tail), percentile(differences, 100 - tail)
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from benchmarks import work
 from benchmarks.apart import in_child
 from benchmarks.backing import Backing
 from benchmarks.probe import fresh
-from benchmarks.stats import percentile, quiet_stdout
+from benchmarks.stats import added_interval, percentile, quiet_stdout
 from benchmarks.work_floor import invocation, replay
 from devserver.lambda_context import LambdaContext
 from devserver.template import Function
@@ -45,6 +45,8 @@ class RouteLatency:
     new_connections: int | None  # None: the handler sent nothing to the sandbox
     calls: int
     sent: list[str] = field(default_factory=list)  # what one handler call sent, replayed direct
+    # 95 % bootstrap interval of added p50 (benchmarks.stats.added_interval)
+    added_p50_interval: tuple[float, float] | None = None
 
     @property
     def added_p50_ms(self) -> float:
@@ -108,6 +110,7 @@ def measure(backing: Backing, fn: Function, calls: int, example: str | None = No
         calls,
         [f"{c['aws']} {c['operation']}" for c in sent if "aws" in c]
         + [f"{c['http']} {urlsplit(c['url']).path}" for c in http],
+        added_interval(handler_ms, direct_ms, 50),
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from benchmarks.report import cold_row
-from benchmarks.stats import median, median_interval
+from benchmarks.stats import added_interval, median, median_interval
 
 
 def test_the_interval_is_the_order_statistics_of_the_binomial_tables() -> None:
@@ -58,3 +58,27 @@ def test_too_few_rounds_or_a_run_recorded_before_the_interval_show_the_ratio_alo
 
     assert "| 1.15x (over target) |" in cold_row(quick)
     assert "| 1.15x (over target) |" in cold_row(old)
+
+
+def test_the_added_interval_resamples_rounds_whole() -> None:
+    # Each round's handler call took its direct call's time plus 0.3 ms, on a machine whose
+    # speed swung 10x between rounds: resampled as pairs, the difference is 0.3 in every resample.
+    rng = random.Random(7)
+    direct = [rng.uniform(1, 10) for _ in range(300)]
+    handler = [d + 0.3 for d in direct]
+
+    low, high = added_interval(handler, direct, 50)
+
+    assert round(low, 9) == round(high, 9) == 0.3
+
+
+def test_the_added_interval_holds_the_true_difference_about_95_percent() -> None:
+    rng = random.Random(11)
+    held, trials = 0, 60
+    for _ in range(trials):
+        direct = [rng.expovariate(1) for _ in range(200)]  # skewed, as the loopback's calls
+        handler = [0.3 + rng.expovariate(1) for _ in range(200)]
+        low, high = added_interval(handler, direct, 50)
+        held += low <= 0.3 <= high  # the medians: ln 2 and 0.3 + ln 2
+
+    assert held / trials >= 0.9

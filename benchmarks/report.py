@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -379,7 +380,7 @@ def _mark(ok: bool) -> str:
     return "" if ok else " (over target)"
 
 
-def _interval(interval: list[float] | None, value: float, target: float) -> str:
+def _interval(interval: Sequence[float] | None, value: float, target: float) -> str:
     """The figure's 95 % interval and its verdict: an over whose interval reaches the target is
     within the run's noise. None: too few samples (--quick), or a run recorded before it."""
     if not interval:

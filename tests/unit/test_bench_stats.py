@@ -1,5 +1,5 @@
-"""The benchmarks' interval for a median, which tells an over-target cold start that is within a
-run's noise from one that is not."""
+"""The benchmarks' intervals (a cold start's median ratio, a warm route's added p50), which tell a
+figure over its target within a run's noise from one beyond it."""
 
 from __future__ import annotations
 

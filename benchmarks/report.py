@@ -392,6 +392,16 @@ def _interval(interval: Sequence[float] | None, value: float, target: float) -> 
     )
 
 
+def _error_bars(values: list[float], intervals: list[Sequence[float] | None]) -> list[list[float]]:
+    """Matplotlib's `yerr` for each value's 95 % interval; none where the run has none."""
+    below, above = [], []
+    for value, interval in zip(values, intervals, strict=True):
+        low, high = interval or (value, value)
+        below.append(value - low)
+        above.append(high - value)
+    return [below, above]
+
+
 def write_chart(run: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -404,15 +414,10 @@ def write_chart(run: dict[str, Any], path: Path) -> None:
     for tracing, color, offset in ((True, "#4c72b0", -0.2), (False, "#55a868", 0.2)):
         rows = [c for c in run["cold_start"] if c["tracing"] == tracing]
         ratios = [c.get("work_ratio", 0.0) for c in rows]
-        # The 95 % interval of each median (section 1), where the run has one.
-        intervals = [c.get("work_ratio_interval") or (c.get("work_ratio", 0.0),) * 2 for c in rows]
         cold.bar(
             [i + offset for i in range(len(rows))],
             ratios,
-            yerr=[
-                [r - low for r, (low, _) in zip(ratios, intervals, strict=True)],
-                [high - r for r, (_, high) in zip(ratios, intervals, strict=True)],
-            ],
+            yerr=_error_bars(ratios, [c.get("work_ratio_interval") for c in rows]),
             capsize=3,
             width=0.4,
             color=color,
@@ -426,14 +431,10 @@ def write_chart(run: dict[str, Any], path: Path) -> None:
     cold.legend(loc="lower right")
     routes = [w["example"].removesuffix(".json").removesuffix("-accepted") for w in run["warm"]]
     added = [_added(w, "p50") for w in run["warm"]]
-    intervals = [w.get("added_p50_interval") or (_added(w, "p50"),) * 2 for w in run["warm"]]
     warm.bar(
         routes,
         added,
-        yerr=[
-            [a - low for a, (low, _) in zip(added, intervals, strict=True)],
-            [high - a for a, (_, high) in zip(added, intervals, strict=True)],
-        ],
+        yerr=_error_bars(added, [w.get("added_p50_interval") for w in run["warm"]]),
         capsize=3,
         label="added p50 (95 % interval)",
     )

@@ -18,8 +18,9 @@ from typing import Any
 from devserver.template import PYTHONPATH, ROOT
 
 CALLS = """
-import http.server, sys, threading
+import http.server, socket, sys, threading
 import boto3
+from gateway.core.errors import UpstreamUnavailable
 from gateway.core.observability import tracer
 from gateway.core.settings import Settings
 from gateway.vendors.http_session import VendorSession
@@ -42,11 +43,19 @@ class Answer(http.server.BaseHTTPRequestHandler):
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
 threading.Thread(target=server.serve_forever, daemon=True).start()
 url = f"http://127.0.0.1:{server.server_port}"
+closed = socket.socket()  # bound, never listening: a connection to it is refused
+closed.bind(("127.0.0.1", 0))
 
 @tracer.capture_method
 def handler_work():
     VendorSession(Settings()).send("GET", url + "/vendor", vendor="probe")  # the layer's session
     boto3.client("sqs", endpoint_url=url, region_name="us-east-1").list_queues()
+    try:  # a vendor that cannot be reached: a subsegment with the fault
+        VendorSession(Settings()).send(
+            "GET", f"http://localhost:{closed.getsockname()[1]}/down", vendor="probe"
+        )
+    except UpstreamUnavailable:
+        pass
 
 handler_work()
 """
@@ -101,11 +110,15 @@ def test_each_vendor_and_aws_call_is_one_subsegment() -> None:
 
     remote = [s for s in segments if s.get("namespace") == "remote"]
     aws = [s for s in segments if s.get("namespace") == "aws"]
-    assert [s["name"] for s in remote] == ["127.0.0.1"]
+    assert [s["name"] for s in remote] == ["127.0.0.1", "localhost"]
     assert remote[0]["http"]["request"]["url"].endswith("/vendor")
+    assert remote[0]["http"]["request"]["method"] == "GET"
+    assert remote[0]["http"]["response"]["status"] == 204
     assert [(s["name"], s["aws"]["operation"]) for s in aws] == [("sqs", "ListQueues")]
     [work] = [s for s in segments if s.get("name", "").endswith(".handler_work")]
-    assert {remote[0]["parent_id"], aws[0]["parent_id"]} == {work["id"]}
+    assert {remote[0]["parent_id"], remote[1]["parent_id"], aws[0]["parent_id"]} == {work["id"]}
+    assert remote[1]["fault"] is True
+    assert remote[1]["cause"]["exceptions"][0]["type"] == "ConnectionError"
     # The vendor call carries the trace on to the vendor: its own subsegment as the parent.
     trace = f"Root=1-5759e988-bd862e3fe1be46a994272793;Parent={remote[0]['id']};Sampled=1"
     assert f"vendor saw trace header: {trace}" in run.stderr.splitlines()

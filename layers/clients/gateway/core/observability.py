@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
@@ -14,11 +14,11 @@ if TYPE_CHECKING:
 
 logger = Logger()
 metrics = Metrics()
-# Only what the layer calls through (the AWS SDK and requests), not patch_all's every supported
-# library, which imports sqlite3 and probes a dozen others. Not http.client either: urllib3 2,
-# under both, does not send through the method it wraps, so it recorded nothing and only put a
-# wrapper on every call (tests/integration/test_tracing.py shows the same trace without it).
-PATCHED_MODULES = ("botocore", "requests")
+# Only what the layer calls through, not patch_all's every supported library, which imports
+# sqlite3 and probes a dozen others. Not http.client: urllib3 2 does not send through the method
+# it wraps, so it recorded nothing. Not requests: its patch wraps `Session.request`, which the
+# vendor session does not take (traced_vendor_call records its calls the same way).
+PATCHED_MODULES = ("botocore",)
 
 
 def _tracer() -> Tracer | None:
@@ -32,6 +32,36 @@ def _tracer() -> Tracer | None:
 
 
 tracer = _tracer()
+
+T = TypeVar("T")
+
+
+def traced_vendor_call(method: str, url: str, call: Callable[[dict[str, str]], T]) -> T:
+    """`call(trace_headers)`, recorded with tracing on as the X-Ray SDK's requests patch records
+    a call (its own recorder, subsegment and metadata: `remote`, named after the host, with method,
+    URL and status or the exception), the trace header passing the subsegment on to the vendor."""
+    if tracer is None:
+        return call({})
+    from aws_xray_sdk.core import xray_recorder
+    from aws_xray_sdk.ext.requests.patch import requests_processor
+    from aws_xray_sdk.ext.util import get_hostname, inject_trace_header
+
+    def recorded(*_: Any) -> T:
+        headers: dict[str, str] = {}
+        inject_trace_header(headers, xray_recorder.current_subsegment())
+        return call(headers)
+
+    result: T = xray_recorder.record_subsegment(
+        recorded,
+        None,
+        (method, url),  # what requests_processor reads: Session.request's (method, url)
+        {},
+        name=get_hostname(url),
+        namespace="remote",
+        meta_processor=requests_processor,
+    )
+    return result
+
 
 Handler = Callable[[dict[str, Any], Any], Any]
 

@@ -1,5 +1,6 @@
-"""With tracing on, X-Ray shows each vendor call (the layer's requests session) and each AWS call
-(botocore) once, under the handler's own subsegment, and the vendor call passes the trace on.
+"""With tracing on, X-Ray shows each vendor call (the layer's requests session: method, URL,
+status, or the fault of a call that failed) and each AWS call (botocore) once, under the
+handler's own subsegment, and the vendor call passes the trace on.
 The layer's Tracer runs in a fresh interpreter made to look like Lambda's (trace header, daemon
 address) and the X-Ray SDK's UDP datagrams are read from a loopback socket standing in for the
 daemon; the vendor and the AWS endpoint are loopback servers. What Tracer patches is

@@ -103,9 +103,9 @@ class VendorSession:
         timeout: float | tuple[float, float] | None,
     ) -> requests.Response:
         # requests' prepared-request path: the session's pool and answer handling without its
-        # per-call merging of cookies (none kept), auth (none), settings and headers, which costs
-        # as much CPU again as the rest of a call. The headers merge as the session's would:
-        # requests' defaults and our User-Agent, then the caller's (case-insensitive).
+        # per-call merging of cookies (none kept), auth (none), settings and headers, about a
+        # third of a call's CPU. The headers merge as the session's would: requests' defaults
+        # and our User-Agent, then the caller's (case-insensitive).
         merged = CaseInsensitiveDict(self._session.headers)
         merged.update(headers)
         prepared = requests.Request(method, url, headers=merged, data=data).prepare()

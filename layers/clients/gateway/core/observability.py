@@ -51,7 +51,7 @@ def traced_vendor_call(method: str, url: str, call: Callable[[dict[str, str]], T
         inject_trace_header(headers, xray_recorder.current_subsegment())
         return call(headers)
 
-    result: T = xray_recorder.record_subsegment(
+    return xray_recorder.record_subsegment(
         recorded,
         None,
         (method, url),  # what requests_processor reads: Session.request's (method, url)
@@ -60,7 +60,6 @@ def traced_vendor_call(method: str, url: str, call: Callable[[dict[str, str]], T
         namespace="remote",
         meta_processor=requests_processor,
     )
-    return result
 
 
 Handler = Callable[[dict[str, Any], Any], Any]

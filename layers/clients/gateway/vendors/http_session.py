@@ -80,7 +80,7 @@ class VendorSession:
                 method,
                 url,
                 lambda trace_headers: self._send(
-                    method, url, {**(headers or {}), **trace_headers}, data, timeout
+                    method, url, headers or {}, trace_headers, data, timeout
                 ),
             )
         except requests.Timeout as exc:
@@ -99,15 +99,17 @@ class VendorSession:
         method: str,
         url: str,
         headers: Mapping[str, str],
+        trace_headers: Mapping[str, str],
         data: bytes | dict[str, str] | None,
         timeout: float | tuple[float, float] | None,
     ) -> requests.Response:
         # requests' prepared-request path: the session's pool and answer handling without its
         # per-call merging of cookies (none kept), auth (none), settings and headers, about a
         # third of a call's CPU. The headers merge as the session's would: requests' defaults
-        # and our User-Agent, then the caller's (case-insensitive).
+        # and our User-Agent, then the caller's (case-insensitive), then the trace header.
         merged = CaseInsensitiveDict(self._session.headers)
         merged.update(headers)
+        merged.update(trace_headers)
         prepared = requests.Request(method, url, headers=merged, data=data).prepare()
         return self._session.send(
             prepared, timeout=timeout or self._timeout, **self._environment_settings(url)

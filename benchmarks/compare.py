@@ -104,8 +104,8 @@ def comparison(old: dict[str, Any], new: dict[str, Any], runs: int, quick: bool)
 
 
 def paired_parser(doc: str, *, rounds: int) -> argparse.ArgumentParser:
-    """The arguments every alternating-pairs tool takes (warm_ab, drain_ab); each adds its
-    own size."""
+    """The arguments every alternating-pairs tool takes (warm_ab, drain_ab, cold_ab); each adds
+    its own size."""
     parser = argparse.ArgumentParser(description=doc.split("\n", 1)[0])
     parser.add_argument("--before", required=True)
     parser.add_argument("--after", help="the later commit (default: this tree as it is)")

@@ -77,7 +77,9 @@ class ImportCost:
     ms: float  # median over rounds of (process importing it) - (empty process), interleaved
 
 
-def _env(backing: Backing, fn: Function, tracing: bool = False) -> dict[str, str]:
+def _env(
+    backing: Backing, fn: Function, tracing: bool = False, tree: Path = ROOT
+) -> dict[str, str]:
     # Python skips writing .pyc files when PYTHONDONTWRITEBYTECODE is set to anything, "0"
     # included: drop it, so that the warm-up probe compiles once as a deployed package ships.
     inherited = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -87,7 +89,14 @@ def _env(backing: Backing, fn: Function, tracing: bool = False) -> dict[str, str
         **lambda_environment(fn, tracing=tracing),
         "POWERTOOLS_TRACE_DISABLED": "false" if tracing else "true",
         "PYTHONPATH": PYTHONPATH,
-    }
+    } | (
+        {}
+        if tree == ROOT
+        else {  # another commit's worktree (benchmarks.cold_ab)
+            "PYTHONPATH": os.pathsep.join([str(tree), str(tree / "layers" / "clients")]),
+            "LAMBDA_TASK_ROOT": str(tree / fn.code_uri),
+        }
+    )
 
 
 def _event_file(backing: Backing, fn: Function) -> Path:
@@ -97,12 +106,12 @@ def _event_file(backing: Backing, fn: Function) -> Path:
 
 
 def _until_line(
-    argv: list[str], env: dict[str, str] | None, *, from_stderr: bool
+    argv: list[str], env: dict[str, str] | None, *, from_stderr: bool, cwd: Path = ROOT
 ) -> tuple[float, str]:
     """Run argv; the milliseconds until it prints its result line, and that line."""
     start = time.perf_counter()
     with subprocess.Popen(
-        argv, env=env, cwd=ROOT, text=True,
+        argv, env=env, cwd=cwd, text=True,
         stdout=subprocess.DEVNULL if from_stderr else subprocess.PIPE,
         stderr=subprocess.PIPE if from_stderr else subprocess.DEVNULL,
     ) as process:  # fmt: skip
@@ -119,14 +128,16 @@ def _until_line(
     return wall, line
 
 
-def _probe(
-    backing: Backing, fn: Function, calls: int, tracing: bool = False
+def function_process(
+    backing: Backing, fn: Function, calls: int, tracing: bool = False, tree: Path = ROOT
 ) -> tuple[float, dict[str, Any]]:
+    """The function's process (its handler and probe from `tree`): its wall time and what the
+    probe reported."""
     argv = [
         lambda_venv.python(), "-m", "benchmarks.probe", fn.module, fn.attribute,
         str(_event_file(backing, fn)), fn.logical_id, str(fn.timeout), str(calls),
     ]  # fmt: skip
-    wall, line = _until_line(argv, _env(backing, fn, tracing), from_stderr=True)
+    wall, line = _until_line(argv, _env(backing, fn, tracing, tree), from_stderr=True, cwd=tree)
     return wall, json.loads(line)
 
 
@@ -156,7 +167,7 @@ def _recorded(backing: Backing, fn: Function) -> Path:
 
 def cold_start(backing: Backing, fn: Function, rounds: int, tracing: bool) -> ColdStart:
     # The first of each compiles its .pyc files once, as a deployed package ships them.
-    _, handler = _probe(backing, fn, 1, tracing)
+    _, handler = function_process(backing, fn, 1, tracing)
     work_file = _recorded(backing, fn)
     _, floor = _work_floor(backing, fn, work_file, 1, tracing)
     if floor["status"] != handler["status"]:  # its resolver missed the route: not the same work
@@ -167,11 +178,11 @@ def cold_start(backing: Backing, fn: Function, rounds: int, tracing: bool) -> Co
         # Which of the two goes first alternates: the second of two fresh processes started
         # back to back is not measured as the first is (drain_ab found such an order effect).
         if n % 2:
-            wall, result = _probe(backing, fn, 1, tracing)
+            wall, result = function_process(backing, fn, 1, tracing)
             work_floors.append(_work_floor(backing, fn, work_file, 1, tracing)[0])
         else:
             work_floors.append(_work_floor(backing, fn, work_file, 1, tracing)[0])
-            wall, result = _probe(backing, fn, 1, tracing)
+            wall, result = function_process(backing, fn, 1, tracing)
         walls.append(wall)
         imports.append(result["import_ms"])
         firsts.append(result["calls_ms"])
@@ -193,7 +204,7 @@ def cold_start(backing: Backing, fn: Function, rounds: int, tracing: bool) -> Co
 
 
 def memory(backing: Backing, fn: Function, calls: int) -> Memory:
-    _, result = _probe(backing, fn, calls)
+    _, result = function_process(backing, fn, calls)
     _, floor = _work_floor(backing, fn, _recorded(backing, fn), calls)
     floor_kib = _floor()[1]
     return Memory(

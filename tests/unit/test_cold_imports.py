@@ -33,7 +33,7 @@ def test_a_cold_start_does_not_build_powertools_parser_models(fn: Function) -> N
     assert PARSER_MODELS not in json.loads(_fresh(code))
 
 
-def test_the_required_stacks_heap_is_frozen_once_loaded() -> None:
+def test_the_heap_is_frozen_once_powertools_is_set_up() -> None:
     # Frozen objects are walked by no collection: a full one walks generations 0-2 only.
     code = "import gc, gateway.core.observability; print(gc.get_freeze_count())"
 

@@ -36,13 +36,13 @@ tracer = _tracer()
 
 
 def freeze_init_heap() -> None:
-    """Set what the process has made so far apart from the cyclic garbage collector, during the
-    init phase only: the modules, classes and validators that imports make live as long as the
-    process, and a collection walking them again finds nothing. A cold start's full collection
-    otherwise walks the whole heap (15-25 ms of a 400 ms cold start, in the import or the first
-    invocation as allocation counts fall; benchmarks/results/fix-gc-freeze.md). Twice: here,
-    once the required stack is loaded (the first gateway import), and when a handler module
-    decorates its entry point (its last statement: the end of init)."""
+    """Set what the process has made so far apart from the cyclic garbage collector. Called in
+    the init phase only: the modules, classes and validators that imports make live as long as
+    the process, and a collection walking them again finds nothing. A cold start's full
+    collection otherwise walks the whole heap (13-25 ms of a 400 ms cold start, in the import
+    or the first invocation as allocation counts fall; benchmarks/results/fix-gc-freeze.md).
+    Twice: here, as the layer sets Powertools up (Powertools and pydantic are loaded by then),
+    and when a handler module decorates its entry point (its last statement: the end of init)."""
     gc.freeze()
 
 

@@ -73,14 +73,15 @@ def backing(state_dir: Path) -> Iterator[Backing]:
         os.environ.update(saved)
 
 
-def lambda_environment(fn: Function, *, tracing: bool = False) -> dict[str, str]:
+def lambda_environment(fn: Function, *, tracing: bool = False, root: Path = ROOT) -> dict[str, str]:
     """What the Lambda runtime sets for a function. The X-Ray SDK reads it: outside Lambda it
     acts as on a server and builds sampling clients at import (~150 ms) and fetches sampling
     rules on the first request; in Lambda it samples by the trace header Lambda passes.
     Powertools' batch utility reads it too: in Lambda it runs every batch on one event loop,
-    elsewhere each batch gets a new one from asyncio.run, whose Ctrl-C handler costs more."""
+    elsewhere each batch gets a new one from asyncio.run, whose Ctrl-C handler costs more.
+    `root`: the tree whose handler the process runs (another commit's for benchmarks.cold_ab)."""
     env = {
-        "LAMBDA_TASK_ROOT": str(ROOT / fn.code_uri),
+        "LAMBDA_TASK_ROOT": str(root / fn.code_uri),
         "AWS_LAMBDA_FUNCTION_NAME": fn.logical_id,
         "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
     }

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.report import before_after
+from devserver.template import pythonpath
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent
@@ -34,7 +35,7 @@ SAM_SITE = ROOT / ".venv-sam" / "lib" / "python3.11" / "site-packages"
 def bench(tree: Path, out: Path, label: str, quick: bool) -> dict[str, Any]:
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(tree), str(tree / "layers" / "clients"), str(SAM_SITE)]),
+        "PYTHONPATH": os.pathsep.join([pythonpath(tree), str(SAM_SITE)]),
         "PATH": os.pathsep.join([str(ROOT / ".venv-sam" / "bin"), os.environ.get("PATH", "")]),
     }
     env.pop("AWS_ENDPOINT_URL", None)

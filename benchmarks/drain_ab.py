@@ -19,6 +19,7 @@ from typing import Any
 
 from benchmarks.compare import SAM_SITE, paired_parser, short_rev, two_trees, write_section
 from benchmarks.stats import median
+from devserver.template import pythonpath
 
 # Runs in the commit's tree: one drain, one JSON line.
 CHILD = """
@@ -38,7 +39,7 @@ with tempfile.TemporaryDirectory() as tmp, backing(Path(tmp)) as stack:
 def measure(tree: Path, envelopes: int) -> dict[str, Any]:
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(tree), str(tree / "layers" / "clients"), str(SAM_SITE)]),
+        "PYTHONPATH": os.pathsep.join([pythonpath(tree), str(SAM_SITE)]),
     }
     env.pop("AWS_ENDPOINT_URL", None)
     argv = [sys.executable, "-W", "ignore", "-c", CHILD, str(envelopes)]

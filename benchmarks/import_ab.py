@@ -21,7 +21,7 @@ from pathlib import Path
 from benchmarks import lambda_venv
 from benchmarks.compare import short_rev, two_trees, write_section
 from benchmarks.stats import median
-from devserver.template import Template
+from devserver.template import Template, pythonpath
 
 # Imports the stack untimed, then the handler module given, and prints its milliseconds.
 PROBE = (
@@ -36,7 +36,7 @@ PROBE = (
 def handler_import_ms(tree: Path, module: str, code_uri: str, *, tracing: bool = False) -> float:
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(tree), str(tree / "layers" / "clients")]),
+        "PYTHONPATH": pythonpath(tree),
         "LAMBDA_TASK_ROOT": str(tree / code_uri),
         "AWS_LAMBDA_FUNCTION_NAME": "import-ab",
         "POWERTOOLS_TRACE_DISABLED": "true",

@@ -20,7 +20,7 @@ from typing import Any
 from benchmarks import lambda_venv, work
 from benchmarks.backing import EVENTS, Backing, lambda_environment
 from benchmarks.stats import median, median_interval
-from devserver.template import ROOT, Function
+from devserver.template import ROOT, Function, pythonpath
 
 FLOOR = "import boto3, requests"
 # Each required library alone, for its own import cost (over an empty interpreter's start).
@@ -80,18 +80,16 @@ class ImportCost:
 def _env(
     backing: Backing, fn: Function, tracing: bool = False, tree: Path = ROOT
 ) -> dict[str, str]:
-    """The environment of a process of `fn` whose code comes from `tree` (another commit's
-    worktree for benchmarks.cold_ab)."""
+    """The environment of a process of `fn` whose code comes from `tree`."""
     # Python skips writing .pyc files when PYTHONDONTWRITEBYTECODE is set to anything, "0"
     # included: drop it, so that the warm-up probe compiles once as a deployed package ships.
     inherited = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     return {
         **inherited,
         **backing.envs[fn.logical_id],
-        **lambda_environment(fn, tracing=tracing),
+        **lambda_environment(fn, tracing=tracing, root=tree),
         "POWERTOOLS_TRACE_DISABLED": "false" if tracing else "true",
-        "PYTHONPATH": os.pathsep.join([str(tree), str(tree / "layers" / "clients")]),
-        "LAMBDA_TASK_ROOT": str(tree / fn.code_uri),
+        "PYTHONPATH": pythonpath(tree),
     }
 
 

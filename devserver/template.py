@@ -13,8 +13,15 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 LAYER_DIR = ROOT / "layers" / "clients"
-# For a fresh interpreter: handlers (functions.<job>.app) and the layer importable as in Lambda.
-PYTHONPATH = os.pathsep.join([str(ROOT), str(LAYER_DIR)])
+
+
+def pythonpath(root: Path = ROOT) -> str:
+    """For a fresh interpreter: the handlers (functions.<job>.app) and the layer of the tree at
+    `root` (this one, or another commit's worktree) importable as in Lambda."""
+    return os.pathsep.join([str(root), str(root / LAYER_DIR.relative_to(ROOT))])
+
+
+PYTHONPATH = pythonpath()
 # Lambda's SQS event source without ScalingConfig.MaximumConcurrency scales much further; the
 # local runtime, like the template's RetryMaxConcurrency default, runs two invocations at most.
 DEFAULT_MAX_CONCURRENCY = 2

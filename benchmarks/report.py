@@ -227,15 +227,21 @@ def write_report(run: dict[str, Any], baseline: dict[str, Any] | None, path: Pat
         ]
     if baseline:
         lines += ["", *before_after(baseline, run)]
-    fixes = sorted((path.parent / "results").glob("fix-*.md"))
+    results = path.parent / "results"
+    fixes = sorted(results.glob("fix-*.md"))
     if fixes:  # each fix's before/after, measured when it was made (benchmarks.import_ab, ...)
         lines += ["", "## Fixes, before / after"]
         for fix in fixes:
             lines += ["", fix.read_text()]
-    comparison = path.parent / "results" / "comparison.md"
+    comparison = results / "comparison.md"
     if comparison.exists():  # make bench-compare's last comparison of two commits
         lines += ["", "## Before / after, two commits side by side", "", comparison.read_text()]
-    paired = sorted((path.parent / "results").glob("redesign-*.md"))
+    checks = [*sorted(results.glob("noise-*.md")), *sorted(results.glob("choice-*.md"))]
+    if checks:  # the harness against itself, and what a choice left alone would save
+        lines += ["", "## The harness's noise, and what a choice would save"]
+        for check in checks:
+            lines += ["", check.read_text()]
+    paired = sorted(results.glob("redesign-*.md"))
     if paired:  # benchmarks.import_ab and benchmarks.warm_ab: drift cancelled pair by pair
         lines += ["", "## The redesign (issue 15), in alternating pairs"]
         for table in paired:

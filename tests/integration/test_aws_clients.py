@@ -40,7 +40,7 @@ def test_every_aws_call_names_the_gateway_in_its_user_agent(gateway: Gateway) ->
 
     operations = [operation for operation, _ in sent]
     # The OAuth client credentials from Secrets Manager, then each write's ordering record.
-    assert operations == ["GetSecretValue", "BatchWriteItem", "BatchWriteItem"]
+    assert operations == ["GetSecretValue", "TransactWriteItems", "TransactWriteItems"]
     assert all(user_agent.startswith(f"{USER_AGENT} Boto3/") for _, user_agent in sent)
 
 

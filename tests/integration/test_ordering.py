@@ -113,3 +113,40 @@ def test_a_batch_reads_the_ordering_state_of_all_its_envelopes_at_once(
     assert opt_out_choices(rr_sandbox, users[0]) == [True]  # once per envelope, both replayed
     for user in users[2:]:
         assert opt_out_choices(rr_sandbox, user) == [True]
+
+
+def test_an_earlier_writes_record_landing_last_does_not_lower_a_later_ones(
+    gateway: Gateway,
+) -> None:
+    """Two writes of the same content items in flight at once: the later one (sequence 2,000)
+    records first, the earlier one (1,000) after it, as when its vendor call took longer. The
+    keys must keep 2,000, else a replay stamped between the two (1,500) would not count as
+    overtaken and would undo the later write at the vendor. The content chunk's records were
+    unconditional batched puts and fell back to 1,000; an opt-out's one key never did."""
+    state = gateway.context("RichRelevanceFunction").delivery_state
+    state.accept("rr.content", ["race-a"], 3_000)  # one key already past both writes
+    state.accept("rr.content", ["race-a", "race-b", "race-c"], 2_000)
+    state.accept("rr.content", ["race-a", "race-b", "race-c"], 1_000)
+
+    assert state.overtaken("rr.content", ["race-a", "race-b", "race-c"], 1_500) == {
+        "race-a",
+        "race-b",
+        "race-c",
+    }
+    assert state.overtaken("rr.content", ["race-a", "race-b", "race-c"], 2_500) == {"race-a"}
+
+
+def test_a_content_chunks_order_is_one_aws_call_for_up_to_100_items(gateway: Gateway) -> None:
+    state = gateway.context("RichRelevanceFunction").delivery_state
+    calls: list[str] = []
+    session = gateway.context("RichRelevanceFunction").boto3_session
+    session.events.register(
+        "provide-client-params.dynamodb", lambda model, **_: calls.append(model.name)
+    )
+    state.accept("rr.content", [f"item-{n}" for n in range(100)], 5_000)
+    state.accept("rr.content", [f"item-{n}" for n in range(101)], 6_000)
+
+    assert len(calls) == 3  # 100 items, then 100 and 1
+    assert state.overtaken("rr.content", [f"item-{n}" for n in range(101)], 5_500) == {
+        f"item-{n}" for n in range(101)
+    }

@@ -146,8 +146,9 @@ def test_tables_are_reached_item_by_item_and_only_those_in_the_environment() -> 
 def test_delivery_state_access() -> None:
     doc = expand()
     expected = {
-        # Accepting ordered writes: one conditional update, or batched puts for content items.
-        "RichRelevanceFunction": {"UpdateItem", "BatchWriteItem"},
+        # Accepting ordered writes: one conditional update, or a content chunk's conditional
+        # updates in one TransactWriteItems, which IAM allows by UpdateItem.
+        "RichRelevanceFunction": {"UpdateItem"},
         # Replays: the last accepted write per key, and the vendor circuits.
         "RetryFunction": {"GetItem", "UpdateItem", "BatchGetItem"},
     }

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 ORDER_TTL_SECONDS = 14 * 86_400
 CIRCUIT_READ_INTERVAL_SECONDS = 1.0
 CIRCUIT_TTL_SECONDS = 86_400
-BATCH_WRITE_LIMIT = 25
+TRANSACTION_LIMIT = 100  # TransactWriteItems' limit of actions
 BATCH_GET_LIMIT = 100
 
 
@@ -79,48 +79,55 @@ class DeliveryState:
     # --- ordering -------------------------------------------------------------------------------
 
     def accept(self, kind: str, keys: Sequence[str], sequence: int) -> None:
-        """Record `sequence` as the last accepted write of each key. One key: one conditional
-        update (never lowering a later write's sequence); many: batched puts."""
-        expires = {"N": str(int(time.time()) + ORDER_TTL_SECONDS)}
-        if len(keys) == 1:
+        """Record `sequence` as the last accepted write of each key, never lowering a later
+        write's (whichever of two writes in flight at once records last): one conditional
+        update, or for many keys (a content chunk) one transaction of them per 100 keys."""
+        unique = list(dict.fromkeys(keys))
+        if len(unique) == 1:
             try:
-                self._dynamodb.update_item(
-                    TableName=self._table,
-                    Key={"pk": {"S": _order_key(kind, keys[0])}},
-                    UpdateExpression="SET seq = :seq, expiresAt = :expires",
-                    ConditionExpression="attribute_not_exists(seq) OR seq < :seq",
-                    ExpressionAttributeValues={":seq": {"N": str(sequence)}, ":expires": expires},
-                )
+                self._dynamodb.update_item(**self._order_update(kind, unique[0], sequence))
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                     raise
                 # A later write was accepted already (concurrently): this one is overtaken.
             return
-        unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), BATCH_WRITE_LIMIT):
-            batch = unique[start : start + BATCH_WRITE_LIMIT]
-            requests: Any = {
-                self._table: [
-                    {
-                        "PutRequest": {
-                            "Item": {
-                                "pk": {"S": _order_key(kind, key)},
-                                "seq": {"N": str(sequence)},
-                                "expiresAt": expires,
-                            }
-                        }
-                    }
-                    for key in batch
+        for start in range(0, len(unique), TRANSACTION_LIMIT):
+            self._accept_together(kind, unique[start : start + TRANSACTION_LIMIT], sequence)
+
+    def _accept_together(self, kind: str, keys: list[str], sequence: int) -> None:
+        # A transaction is all or nothing: when a key holds a later write already, or another
+        # writer holds a key, it is cancelled whole and made again without the keys overtaken.
+        for _ in range(4):
+            updates: Any = [{"Update": self._order_update(kind, key, sequence)} for key in keys]
+            try:
+                self._dynamodb.transact_write_items(TransactItems=updates)
+                return
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                reasons = exc.response.get("CancellationReasons") or []
+                if len(reasons) != len(keys):  # one per update, in order; else unexplained
+                    raise
+                keys = [
+                    key
+                    for key, reason in zip(keys, reasons, strict=True)
+                    if reason.get("Code") != "ConditionalCheckFailed"
                 ]
-            }
-            for _ in range(4):  # DynamoDB may hand back what it throttled
-                requests = self._dynamodb.batch_write_item(RequestItems=requests).get(
-                    "UnprocessedItems"
-                )
-                if not requests:
-                    break
-            else:
-                raise RuntimeError("DynamoDB left ordering records unwritten")
+                if not keys:
+                    return
+        raise RuntimeError("DynamoDB left ordering records unwritten")
+
+    def _order_update(self, kind: str, key: str, sequence: int) -> dict[str, Any]:
+        return {
+            "TableName": self._table,
+            "Key": {"pk": {"S": _order_key(kind, key)}},
+            "UpdateExpression": "SET seq = :seq, expiresAt = :expires",
+            "ConditionExpression": "attribute_not_exists(seq) OR seq < :seq",
+            "ExpressionAttributeValues": {
+                ":seq": {"N": str(sequence)},
+                ":expires": {"N": str(int(time.time()) + ORDER_TTL_SECONDS)},
+            },
+        }
 
     def prefetch(self, wanted: Sequence[tuple[str, Sequence[str]]]) -> None:
         """Read the last accepted sequence of every (kind, keys) at once (one read per 100

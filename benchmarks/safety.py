@@ -80,7 +80,12 @@ def _cost(backing: Backing, fn: Any, kind: str, path: str, table: str, **source:
 
 def _tables(call: Call) -> set[str]:
     params = call["params"]
-    return {params["TableName"]} if "TableName" in params else set(params.get("RequestItems", {}))
+    if "TableName" in params:
+        return {params["TableName"]}
+    actions = params.get("TransactItems", [])
+    return {a["TableName"] for item in actions for a in item.values()} | set(
+        params.get("RequestItems", {})
+    )
 
 
 def _batch_of(event: dict[str, Any], size: int) -> dict[str, Any]:

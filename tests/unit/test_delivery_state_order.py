@@ -62,7 +62,9 @@ def test_a_cancelled_transaction_is_made_again_without_the_keys_overtaken(
 ) -> None:
     state, stubber = stubbed
     # "a" holds a later write; "b" was held by another writer's transaction; "c" was fine.
-    cancelled(stubber, "ConditionalCheckFailed", "TransactionConflict", "None", keys=("a", "b", "c"))
+    cancelled(
+        stubber, "ConditionalCheckFailed", "TransactionConflict", "None", keys=("a", "b", "c")
+    )
     stubber.add_response("transact_write_items", {}, updates("b", "c"))
 
     state.accept("rr.content", ["a", "b", "c"], 2_000)

@@ -161,7 +161,7 @@ def _blobs(value: Any) -> Any:
 
 def _aws_step(method: Callable[..., Any], recorded: dict[str, Any]) -> Callable[[], Any]:
     params = _blobs(recorded)
-    sequences = list(_sequences(params))
+    sequences = _sequences(params)
 
     def step() -> None:
         # An ordering record is conditional on a later sequence: stamped anew, as the handler

@@ -83,22 +83,26 @@ class DeliveryState:
         write's (whichever of two writes in flight at once records last): one conditional
         update, or for many keys (a content chunk) one transaction of them per 100 keys."""
         unique = list(dict.fromkeys(keys))
+        expires = str(int(time.time()) + ORDER_TTL_SECONDS)
         if len(unique) == 1:
             try:
-                self._dynamodb.update_item(**self._order_update(kind, unique[0], sequence))
+                self._dynamodb.update_item(**self._order_update(kind, unique[0], sequence, expires))
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                     raise
                 # A later write was accepted already (concurrently): this one is overtaken.
             return
         for start in range(0, len(unique), TRANSACTION_LIMIT):
-            self._accept_together(kind, unique[start : start + TRANSACTION_LIMIT], sequence)
+            batch = unique[start : start + TRANSACTION_LIMIT]
+            self._accept_together(kind, batch, sequence, expires)
 
-    def _accept_together(self, kind: str, keys: list[str], sequence: int) -> None:
+    def _accept_together(self, kind: str, keys: list[str], sequence: int, expires: str) -> None:
         # A transaction is all or nothing: when a key holds a later write already, or another
         # writer holds a key, it is cancelled whole and made again without the keys overtaken.
         for _ in range(4):
-            updates: Any = [{"Update": self._order_update(kind, key, sequence)} for key in keys]
+            updates: Any = [
+                {"Update": self._order_update(kind, key, sequence, expires)} for key in keys
+            ]
             try:
                 self._dynamodb.transact_write_items(TransactItems=updates)
                 return
@@ -117,7 +121,7 @@ class DeliveryState:
                     return
         raise RuntimeError("DynamoDB left ordering records unwritten")
 
-    def _order_update(self, kind: str, key: str, sequence: int) -> dict[str, Any]:
+    def _order_update(self, kind: str, key: str, sequence: int, expires: str) -> dict[str, Any]:
         return {
             "TableName": self._table,
             "Key": {"pk": {"S": _order_key(kind, key)}},
@@ -125,7 +129,7 @@ class DeliveryState:
             "ConditionExpression": "attribute_not_exists(seq) OR seq < :seq",
             "ExpressionAttributeValues": {
                 ":seq": {"N": str(sequence)},
-                ":expires": {"N": str(int(time.time()) + ORDER_TTL_SECONDS)},
+                ":expires": {"N": expires},
             },
         }
 

@@ -137,10 +137,10 @@ def test_an_earlier_writes_record_landing_last_does_not_lower_a_later_ones(
 
 
 def test_a_content_chunks_order_is_one_aws_call_for_up_to_100_items(gateway: Gateway) -> None:
-    state = gateway.context("RichRelevanceFunction").delivery_state
+    context = gateway.context("RichRelevanceFunction")
+    state = context.delivery_state
     calls: list[str] = []
-    session = gateway.context("RichRelevanceFunction").boto3_session
-    session.events.register(
+    context.boto3_session.events.register(
         "provide-client-params.dynamodb", lambda model, **_: calls.append(model.name)
     )
     state.accept("rr.content", [f"item-{n}" for n in range(100)], 5_000)

@@ -29,6 +29,7 @@ ORDER_TTL_SECONDS = 14 * 86_400
 CIRCUIT_READ_INTERVAL_SECONDS = 1.0
 CIRCUIT_TTL_SECONDS = 86_400
 TRANSACTION_LIMIT = 100  # TransactWriteItems' limit of actions
+TRANSACTION_ATTEMPTS = 4  # then the write stands unordered (OrderingUnavailable)
 BATCH_GET_LIMIT = 100
 
 
@@ -99,7 +100,7 @@ class DeliveryState:
     def _accept_together(self, kind: str, keys: list[str], sequence: int, expires: str) -> None:
         # A transaction is all or nothing: when a key holds a later write already, or another
         # writer holds a key, it is cancelled whole and made again without the keys overtaken.
-        for _ in range(4):
+        for _ in range(TRANSACTION_ATTEMPTS):
             updates: Any = [
                 {"Update": self._order_update(kind, key, sequence, expires)} for key in keys
             ]
